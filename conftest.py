@@ -1,0 +1,124 @@
+"""Pytest wiring shared by every suite: the target under test, hypothesis profiles, markers.
+
+``pytest suites/`` checks the in-process reference (no network, no setup). ``--target FILE`` (or
+``SPREADAPI_TARGET``) checks a deployment described by a target file instead; only tests marked
+``conformance`` talk to the target, the rest test this project's own parts (engine, store, serve).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+
+from spreadapi_conformance.fixtures import ServiceDef, load_services
+from spreadapi_conformance.target import PublishedService, TargetError, TargetSpec, load_target
+
+settings.register_profile(
+    "ci",
+    parent=settings.get_profile("ci"),
+    max_examples=60,
+    stateful_step_count=15,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "dev",
+    max_examples=25,
+    stateful_step_count=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--target",
+        default=os.environ.get("SPREADAPI_TARGET"),
+        help="target file of the deployment to check (default: the in-process reference)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: a check that runs against any target")
+
+
+@dataclass
+class Target:
+    """The deployment under test, as the checks see it: URLs, published services, credentials."""
+
+    spec: TargetSpec
+    app: Any = None  # the ASGI app when in process
+
+    @property
+    def base_url(self) -> str:
+        return self.spec.base_url or "http://testserver"
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        if self.app is not None:
+            kwargs.setdefault("transport", httpx.ASGITransport(app=self.app))
+        kwargs.setdefault("timeout", 30)
+        return httpx.AsyncClient(base_url=self.base_url, **kwargs)
+
+    def published(self, fixture_id: str) -> PublishedService:
+        try:
+            return self.spec.services[fixture_id]
+        except KeyError:
+            pytest.skip(f"the target file publishes no service from fixture {fixture_id!r}")
+
+    def fixture(self, fixture_id: str) -> ServiceDef:
+        return load_services()[fixture_id]
+
+    def auth(self, fixture_id: str) -> dict[str, str]:
+        """Headers that authorise calls to this service (none for a public one)."""
+        service = self.published(fixture_id)
+        if service.public:
+            return {}
+        if not service.token:
+            pytest.skip(f"the target file gives no token for the private service {service.id!r}")
+        return {"Authorization": f"Bearer {service.token}"}
+
+    def execute_path(self, fixture_id: str) -> str:
+        return f"/api/v1/services/{self.published(fixture_id).id}/execute"
+
+
+def _in_process_target() -> Target:
+    from spreadapi_conformance.reference.app import Reference
+    from spreadapi_conformance.reference.config import ReferenceConfig
+
+    # No background warm-up: tests compile what they use, and no thread outlives the session.
+    reference = Reference(ReferenceConfig(warm_up=False))
+    asyncio.run(reference.seed())  # the memory store is not bound to an event loop
+    services = {
+        s.id: PublishedService(id=s.id, fixture=s.id, public=s.public, token=reference.service_tokens.get(s.id))
+        for s in reference.services.values()
+    }
+    return Target(spec=TargetSpec(base_url=None, services=services), app=reference.app)
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    path = pytestconfig.getoption("--target")
+    if not path:
+        return _in_process_target()
+    try:
+        return Target(spec=load_target(path))
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture
+async def client(target: Target) -> AsyncIterator[httpx.AsyncClient]:
+    async with target.client() as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def services() -> dict[str, ServiceDef]:
+    return load_services()

@@ -1,0 +1,43 @@
+"""Sessions: tests (everything), lint, certify (the main job), bench. `nox -l` lists them."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_venv = "yes"
+PYTHON = "3.11"
+
+
+def _install(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite: reference, engines, store (on the real Redis), serve, conformance checks."""
+    _install(session)
+    session.run("pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff, and the committed fixture workbooks match their build script."""
+    _install(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("python", "fixtures/build_workbooks.py", "--check")
+
+
+@nox.session(python=PYTHON)
+def certify(session: nox.Session) -> None:
+    """Certify a target: `nox -s certify` (in-process reference) or `nox -s certify -- --target FILE`."""
+    _install(session)
+    session.run("spreadapi-conformance", "certify", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: engine latency, REST throughput vs the engine alone, cold start. Figures, not tests."""
+    _install(session)
+    session.run("python", "benchmarks/run.py", *session.posargs)

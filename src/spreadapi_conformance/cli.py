@@ -1,0 +1,156 @@
+"""The command line: ``serve`` runs the reference, ``certify`` checks a target."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from .engine import ENGINES
+
+app = typer.Typer(
+    help="Conformance kit for spreadsheet-as-an-API platforms (SpreadAPI style).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _parse_tokens(pairs: list[str]) -> dict[str, str]:
+    from .reference.credentials import SERVICE_TOKEN_PREFIX, looks_like
+
+    tokens = {}
+    for pair in pairs:
+        service_id, sep, token = pair.partition("=")
+        if not sep or not service_id or not token:
+            raise typer.BadParameter(f"expected SERVICE_ID=TOKEN, got {pair.split('=')[0]!r}=…")
+        if not looks_like(token, SERVICE_TOKEN_PREFIX):
+            # The value is a secret even when malformed: name the service, not the token.
+            raise typer.BadParameter(
+                f"the token for {service_id!r} must be {SERVICE_TOKEN_PREFIX} followed by 64 lowercase hex characters"
+            )
+        tokens[service_id] = token
+    return tokens
+
+
+async def _reachable(url: str) -> bool:
+    from .reference.store import open_store
+
+    store = open_store(url)
+    try:
+        return await store.ping()
+    finally:
+        await store.aclose()
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+    redis_url: Annotated[
+        str | None, typer.Option(envvar="REDIS_URL", help="Keep tokens in Redis (redis://…); default: memory.")
+    ] = None,
+    store_prefix: Annotated[
+        str, typer.Option(help="Prefix for every Redis key, to share one Redis between deployments.")
+    ] = "",
+    base_url: Annotated[
+        str | None, typer.Option(help="The URL this server advertises; default http://HOST:PORT.")
+    ] = None,
+    write_target: Annotated[
+        Path | None, typer.Option(help="Write a target file describing this server (holds secrets, mode 600).")
+    ] = None,
+    engine: Annotated[str, typer.Option(help=f"Spreadsheet engine: {', '.join(ENGINES)}.")] = "formulas",
+    service_token: Annotated[
+        list[str],
+        typer.Option(help="Pin a service token as SERVICE_ID=svc_tk_…; repeatable. Default: generated."),
+    ] = [],  # noqa: B006 (typer reads the default, it is never mutated)
+) -> None:
+    """Run the reference implementation under uvicorn."""
+    import uvicorn
+
+    from .fixtures import load_services
+    from .reference.app import Reference
+    from .reference.config import ReferenceConfig
+    from .target import PublishedService
+    from .target import write_target as write_target_file
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+    advertised = (base_url or f"http://{host}:{port}").rstrip("/")
+    pinned = _parse_tokens(service_token)
+    if unknown := sorted(set(pinned) - set(load_services())):
+        raise typer.BadParameter(f"no fixture service named {', '.join(unknown)}", param_hint="--service-token")
+    config = ReferenceConfig(
+        base_url=advertised,
+        store_url=redis_url,
+        store_prefix=store_prefix,
+        engine=engine,
+        service_tokens=pinned,
+    )
+
+    def announce(reference: Reference) -> None:
+        if write_target:
+            published = [
+                PublishedService(id=s.id, fixture=s.id, public=s.public, token=reference.service_tokens.get(s.id))
+                for s in reference.services.values()
+            ]
+            write_target_file(write_target, advertised, published)
+            typer.echo(f"target file written to {write_target}", err=True)
+        store = "redis" if redis_url else "memory"
+        typer.echo(
+            f"serving {len(reference.services)} services at {advertised} (store: {store}, engine: {engine})", err=True
+        )
+
+    try:
+        reference = Reference(config, on_seeded=[announce])
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if redis_url and not asyncio.run(_reachable(redis_url)):
+        typer.echo(f"error: cannot reach Redis at {_without_password(redis_url)}", err=True)
+        raise typer.Exit(2)
+    uvicorn.run(reference.app, host=host, port=port, log_level=os.environ.get("SPREADAPI_LOG_LEVEL", "warning"))
+
+
+@app.command()
+def certify(
+    target: Annotated[Path | None, typer.Option(help="Target file of a deployment; default: in-process.")] = None,
+    in_process: Annotated[bool, typer.Option("--in-process", help="Certify the embedded reference.")] = False,
+    report_dir: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("reports"),
+) -> None:
+    """Run the conformance checks against a target and write reports (junit.xml)."""
+    import pytest
+
+    from .target import TargetError, load_target
+
+    if target and in_process:
+        raise typer.BadParameter("give either --target or --in-process, not both")
+    if target:
+        try:
+            load_target(target)
+        except TargetError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+    report_dir.mkdir(parents=True, exist_ok=True)
+    suites = Path(__file__).resolve().parents[2] / "suites"
+    args = [str(suites), "-m", "conformance", "-q", f"--junitxml={report_dir / 'junit.xml'}", "-p", "no:cacheprovider"]
+    if target:
+        args.append(f"--target={target}")
+    code = pytest.main(args)
+    raise typer.Exit(int(code))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

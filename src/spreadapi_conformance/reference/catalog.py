@@ -1,0 +1,41 @@
+"""The published services and their compiled workbooks, one compile per service per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import anyio.to_thread
+
+from ..engine import CellValue, Evaluator, OutputValue, get_engine
+from ..fixtures import ServiceDef
+
+
+class Catalog:
+    def __init__(self, services: Mapping[str, ServiceDef], engine: str = "formulas"):
+        self.services = dict(services)
+        self._engine = get_engine(engine)
+        self.engine_name = engine
+        self._compiled: dict[str, Evaluator] = {}
+        # A threading lock, not an asyncio one: compiles run in worker threads and the catalog is shared
+        # by whatever event loops call it (in-process tests start one per test).
+        self._lock = threading.Lock()
+
+    def get(self, service_id: str) -> ServiceDef | None:
+        return self.services.get(service_id)
+
+    def _evaluator(self, service_id: str) -> Evaluator:
+        with self._lock:
+            if service_id not in self._compiled:
+                self._compiled[service_id] = self._engine.compile(self.services[service_id])
+            return self._compiled[service_id]
+
+    def warm_up(self) -> None:
+        for service_id in self.services:
+            self._evaluator(service_id)
+
+    async def evaluate(self, service_id: str, cells: Mapping[str, CellValue]) -> dict[str, OutputValue]:
+        def run() -> dict[str, OutputValue]:
+            return self._evaluator(service_id).evaluate(cells)
+
+        return await anyio.to_thread.run_sync(run)

@@ -1,0 +1,21 @@
+"""What a reference deployment is configured with; everything else is derived from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    # The URL the deployment advertises (OpenAPI servers, endpoint links). None: taken from each request.
+    base_url: str | None = None
+    # memory:// (the embedded default) or redis://host:port/db
+    store_url: str | None = None
+    # Prefix for every store key, so test runs can share one Redis without colliding.
+    store_prefix: str = ""
+    engine: str = "formulas"
+    # service id -> service token to seed instead of generating one (operators pinning credentials)
+    service_tokens: dict[str, str] = field(default_factory=dict)
+    # Compile every service in the background at start-up, so the first request does not pay for it.
+    warm_up: bool = True
+    max_body_bytes: int = 1_000_000

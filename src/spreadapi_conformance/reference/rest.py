@@ -1,0 +1,286 @@
+"""The REST API, ``/api/v1/...`` (behaviour reference, section 2), and its OpenAPI documents."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..fixtures import ServiceDef
+from .inputs import InputError, js_number, resolve
+from .openapi import platform_document, service_document
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization",
+}
+NOT_FOUND = {"error": "Not found", "message": "Service not found or not published"}
+_CONTROL_FLAGS = ("nocdn", "nocache")
+
+
+def error(status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message, **extra}, status, headers={**CORS, **(headers or {})})
+
+
+def base_url(request: Request) -> str:
+    configured = request.app.state.config.base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def _service_or_404(request: Request) -> ServiceDef | JSONResponse:
+    service = request.app.state.catalog.get(request.path_params["service_id"])
+    return service if service is not None else JSONResponse(NOT_FOUND, 404, headers=CORS)
+
+
+def _summary(service: ServiceDef, root: str) -> dict[str, Any]:
+    return {
+        "id": service.id,
+        "name": service.title,
+        "description": service.description,
+        "status": "published",
+        "endpoint": f"{root}/api/v1/services/{service.id}/execute",
+        "openapi": f"{root}/api/v1/services/{service.id}/openapi.json",
+        "requiresToken": not service.public,
+    }
+
+
+async def list_services(request: Request) -> Response:
+    try:
+        limit = int(request.query_params.get("limit", 50))
+        offset = int(request.query_params.get("offset", 0))
+    except ValueError:
+        return error(400, "INVALID_REQUEST", "limit and offset must be whole numbers")
+    if not (1 <= limit <= 100) or offset < 0:
+        return error(400, "INVALID_REQUEST", "limit must be between 1 and 100 and offset at least 0")
+    services = sorted(request.app.state.catalog.services.values(), key=lambda s: s.title.lower())
+    root = base_url(request)
+    page = [
+        {**_summary(s, root), "inputs": [i.name for i in s.inputs], "outputs": [o.name for o in s.outputs]}
+        for s in services[offset : offset + limit]
+    ]
+    pagination = {
+        "total": len(services),
+        "limit": limit,
+        "offset": offset,
+        "hasMore": offset + limit < len(services),
+    }
+    return JSONResponse({"services": page, "pagination": pagination}, headers=CORS)
+
+
+async def service_details(request: Request) -> Response:
+    service = _service_or_404(request)
+    if isinstance(service, Response):
+        return service
+    inputs = []
+    for spec in service.inputs:
+        item: dict[str, Any] = {
+            "name": spec.name,
+            "title": spec.title,
+            "type": spec.type,
+            "required": spec.mandatory,
+        }
+        for key, value in (
+            ("description", spec.description),
+            ("min", spec.min),
+            ("max", spec.max),
+            ("default", spec.default),
+            ("format", spec.format),
+        ):
+            if value is not None:
+                item[key] = value
+        if spec.allowed_values:
+            item["allowedValues"] = list(spec.allowed_values)
+        inputs.append(item)
+    outputs = []
+    for out in service.outputs:
+        item = {"name": out.name, "title": out.title, "type": "range" if out.cell.is_range else "cell"}
+        if out.format_string:
+            item["formatString"] = out.format_string
+        outputs.append(item)
+    return JSONResponse({**_summary(service, base_url(request)), "inputs": inputs, "outputs": outputs}, headers=CORS)
+
+
+async def service_openapi(request: Request) -> Response:
+    service = _service_or_404(request)
+    if isinstance(service, Response):
+        return service
+    return JSONResponse(service_document(service, base_url(request)), headers=CORS)
+
+
+async def platform_openapi(request: Request) -> Response:
+    return JSONResponse(platform_document(base_url(request)), headers=CORS)
+
+
+def bearer_token(request: Request) -> str | None:
+    parts = request.headers.get("authorization", "").split()
+    if len(parts) == 2 and parts[0].lower() == "bearer":
+        return parts[1]
+    return None
+
+
+async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> JSONResponse | None:
+    """None when the call may proceed. A public service ignores tokens, as SpreadAPI does."""
+    if service.public:
+        return None
+    token = body_token if isinstance(body_token, str) and body_token else None
+    token = token or request.query_params.get("token") or bearer_token(request)
+    if token is None:
+        return error(
+            401,
+            "Authentication required",
+            "This service is private: send a service token as 'Authorization: Bearer <token>'.",
+            {"WWW-Authenticate": 'Bearer realm="spreadapi"'},
+        )
+    check = await request.app.state.service_tokens.validate(token, service.id)
+    if check.valid:
+        return None
+    if check.status == 403:
+        return error(403, check.error, "This token is valid for another service, not this one.")
+    if check.status == 401:
+        challenge = f'Bearer realm="spreadapi", error="invalid_token", error_description="{check.error}"'
+        return error(
+            401,
+            check.error,
+            "The service token is not valid for this service.",
+            {"WWW-Authenticate": challenge},
+        )
+    return error(503, "Token validation failed", "The token store did not answer; try again.")
+
+
+async def _read_json_body(request: Request) -> dict[str, Any] | JSONResponse:
+    limit = request.app.state.config.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            return error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error(400, "INVALID_REQUEST", f"The request body is not valid JSON: {exc}")
+    if not isinstance(body, dict):
+        return error(400, "INVALID_REQUEST", "The request body must be a JSON object.")
+    return body
+
+
+async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) -> JSONResponse | dict[str, Any]:
+    started = time.perf_counter()
+    inputs = body.get("inputs")
+    if not isinstance(inputs, dict):
+        return error(400, "INVALID_REQUEST", 'Request body must contain "inputs" object')
+    denied = await _authorise(request, service, body.get("token"))
+    if denied is not None:
+        return denied
+    try:
+        resolved = resolve(service, inputs)
+    except InputError as exc:
+        return error(400, exc.error, exc.message, serviceId=service.id, inputs=inputs, details=exc.details)
+    calculated = time.perf_counter()
+    values = await request.app.state.catalog.evaluate(service.id, resolved.cells)
+    finished = time.perf_counter()
+    outputs = []
+    for spec in service.outputs:
+        item = {"name": spec.name, "title": spec.title, "value": values[spec.name]}
+        if spec.format_string:
+            item["formatString"] = spec.format_string
+        outputs.append(item)
+    return {
+        "service": {"id": service.id, "name": service.title, "description": service.description},
+        "inputs": resolved.echo,
+        "outputs": outputs,
+        "metadata": {
+            "executionTime": round((finished - calculated) * 1000, 3),
+            "totalTime": round((finished - started) * 1000, 3),
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "version": "v1",
+            "engine": request.app.state.catalog.engine_name,
+        },
+    }
+
+
+def _cache_headers(service: ServiceDef, no_store: bool) -> dict[str, str]:
+    # A private service's answer is for its token holder only; never let a shared cache keep it.
+    if no_store or not service.public:
+        return {"Cache-Control": "no-store"}
+    return {"Cache-Control": "public, max-age=300"}
+
+
+async def execute_post(request: Request) -> Response:
+    service = _service_or_404(request)
+    if isinstance(service, Response):
+        return service
+    body = await _read_json_body(request)
+    if isinstance(body, Response):
+        return body
+    result = await _execute(request, service, body)
+    if isinstance(result, Response):
+        return result
+    no_store = bool(body.get("nocdn") or body.get("nocache"))
+    return JSONResponse(result, headers={**CORS, **_cache_headers(service, no_store)})
+
+
+def _query_value(text: str) -> Any:
+    """SpreadAPI's GET typing: exactly true/false are booleans, numbers are numbers, the rest strings."""
+    if text in ("true", "false"):
+        return text == "true"
+    number = js_number(text)
+    if text.strip() and math.isfinite(number):
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    return text
+
+
+async def execute_get(request: Request) -> Response:
+    service = _service_or_404(request)
+    if isinstance(service, Response):
+        return service
+    inputs: dict[str, Any] = {}
+    flags = {flag: request.query_params.get(flag) == "true" for flag in _CONTROL_FLAGS}
+    for key, value in request.query_params.multi_items():
+        lowered = key.lower()
+        if lowered == "token" or lowered in _CONTROL_FLAGS or key.startswith("_"):
+            continue
+        inputs[lowered] = _query_value(value)
+    fmt = request.query_params.get("_format", "json")
+    if fmt not in ("json", "csv", "plain"):
+        return error(400, "INVALID_REQUEST", f"_format must be json, csv or plain, not {fmt!r}")
+    result = await _execute(request, service, {"inputs": inputs})
+    if isinstance(result, Response):
+        return result
+    headers = {**CORS, **_cache_headers(service, any(flags.values()))}
+    if fmt == "json":
+        indent = 2 if request.query_params.get("_pretty") == "true" else None
+        text = json.dumps(result, ensure_ascii=False, indent=indent, allow_nan=False)
+        return Response(text, media_type="application/json", headers=headers)
+    if fmt == "plain":
+        lines = [f"{o['name']}: {_flat(o['value'])}" for o in result["outputs"]]
+        return Response("\n".join(lines), media_type="text/plain; charset=utf-8", headers=headers)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([o["name"] for o in result["outputs"]])
+    writer.writerow([_flat(o["value"]) for o in result["outputs"]])
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_flat(v) for v in value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def execute_options(request: Request) -> Response:
+    return Response(status_code=204, headers=CORS)

@@ -1,0 +1,95 @@
+"""Hypothesis strategies for a service's inputs, derived from its definition alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from .fixtures import InputDef, ServiceDef
+
+# Keeps generated magnitudes where a spreadsheet's doubles behave; unbounded inputs get this range.
+_UNBOUNDED = 1e12
+
+
+def _is_percentage(spec: InputDef) -> bool:
+    decimal = spec.min is not None and spec.max is not None and spec.min >= 0 and spec.max <= 1
+    return spec.format == "percentage" or "%" in (spec.format_string or "") or decimal
+
+
+def valid_value(spec: InputDef) -> st.SearchStrategy[Any]:
+    """Values in their canonical form: what the server writes into the cell unchanged."""
+    if spec.allowed_values:
+        return st.sampled_from(spec.allowed_values)
+    if spec.type == "boolean":
+        return st.booleans()
+    if spec.type == "integer":
+        low = int(spec.min) if spec.min is not None else -int(_UNBOUNDED)
+        high = int(spec.max) if spec.max is not None else int(_UNBOUNDED)
+        return st.integers(low, high)
+    if spec.type == "number":
+        low = spec.min if spec.min is not None else -_UNBOUNDED
+        high = spec.max if spec.max is not None else _UNBOUNDED
+        if _is_percentage(spec):
+            # A fraction above the threshold would be divided by 100 again; stay at or below it.
+            high = min(high, 1.0)
+        return st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    return st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=40).map(str.strip)
+
+
+@st.composite
+def valid_inputs(draw, service: ServiceDef) -> dict[str, Any]:
+    """Every mandatory input, and each optional one or not; values canonical."""
+    inputs = {}
+    for spec in service.inputs:
+        if spec.mandatory or draw(st.booleans()):
+            inputs[spec.name] = draw(valid_value(spec))
+    return inputs
+
+
+def cells_for(service: ServiceDef, inputs: dict[str, Any]) -> dict[str, Any]:
+    """What a conforming server writes: the canonical inputs, plus the defaults of omitted optional ones."""
+    cells = dict(inputs)
+    for spec in service.inputs:
+        if spec.name not in cells and not spec.mandatory and spec.default is not None:
+            cells[spec.name] = spec.default
+    return cells
+
+
+@st.composite
+def invalid_inputs(draw, service: ServiceDef) -> tuple[dict[str, Any], str, str]:
+    """Valid inputs with exactly one fault: (inputs, the broken input's name, the expected error type).
+
+    The error type is ``missing`` for a dropped mandatory input (SpreadAPI answers "Missing required
+    parameters") and otherwise one of type_mismatch, below_minimum, above_maximum, invalid_enum_value.
+    """
+    inputs = draw(valid_inputs(service))
+    faults: list[tuple[InputDef, str]] = []
+    for spec in service.inputs:
+        if spec.mandatory:
+            faults.append((spec, "missing"))
+        if spec.type in ("number", "integer", "boolean"):
+            faults.append((spec, "type_mismatch"))
+        if spec.type in ("number", "integer") and spec.min is not None:
+            faults.append((spec, "below_minimum"))
+        if spec.type in ("number", "integer") and spec.max is not None and not _is_percentage(spec):
+            faults.append((spec, "above_maximum"))
+        if spec.type == "string" and spec.allowed_values:
+            faults.append((spec, "invalid_enum_value"))
+    spec, kind = draw(st.sampled_from(faults))
+    if kind == "missing":
+        inputs.pop(spec.name, None)
+    elif kind == "type_mismatch":
+        inputs[spec.name] = draw(st.sampled_from(["abc", "not a number", "1,5x", "maybe"]))
+    elif kind == "below_minimum":
+        inputs[spec.name] = draw(st.integers(int(spec.min) - 10**6, int(spec.min) - 1))
+    elif kind == "above_maximum":
+        inputs[spec.name] = draw(st.integers(int(spec.max) + 1, int(spec.max) + 10**6))
+    else:
+        allowed = {str(a).lower() for a in spec.allowed_values}
+        inputs[spec.name] = draw(
+            st.text(st.characters(categories=("L",)), min_size=1, max_size=12).filter(
+                lambda s: s.strip().lower() not in allowed
+            )
+        )
+    return inputs, spec.name, kind

@@ -1,0 +1,91 @@
+"""Run `spreadapi-conformance serve` as a real process on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from spreadapi_conformance.target import TargetSpec, load_target
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen
+    base_url: str
+    target_file: Path
+
+    @property
+    def target(self) -> TargetSpec:
+        return load_target(self.target_file)
+
+    def stop(self) -> str:
+        """Stop the server and return what it wrote on stderr."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.stderr.read() if self.process.stderr else ""
+
+
+def start_serve(tmp_path: Path, *args: str, timeout: float = 30) -> Served:
+    port = free_port()
+    target_file = tmp_path / f"target-{port}.toml"
+    command = [
+        sys.executable,
+        "-m",
+        "spreadapi_conformance",
+        "serve",
+        "--port",
+        str(port),
+        "--write-target",
+        str(target_file),
+        *args,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    served = Served(process, f"http://127.0.0.1:{port}", target_file)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited with {process.returncode}: {served.stop()}")
+        try:
+            if target_file.exists() and httpx.get(served.base_url + "/api/v1/services", timeout=1).status_code == 200:
+                return served
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    served.stop()
+    pytest.fail(f"serve did not answer within {timeout} s")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator:
+    """A factory: serve(*cli_args) starts one more server; all are stopped at teardown."""
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        served = start_serve(tmp_path, *args)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        served.stop()

@@ -1,0 +1,116 @@
+"""`spreadapi-conformance serve`: a real uvicorn process on loopback, with the memory and Redis stores."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import stat
+import subprocess
+import sys
+from uuid import uuid4
+
+import httpx
+import pytest
+import redis
+
+from .conftest import REDIS_URL
+
+QUOTE = {"inputs": {"product": "gadget", "quantity": 2}}
+
+
+def _execute(base_url: str, service_id: str, token: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{base_url}/api/v1/services/{service_id}/execute", json=QUOTE, headers=headers, timeout=30)
+
+
+def test_target_file_describes_the_server(serve):
+    served = serve()
+    target = served.target
+    assert target.base_url == served.base_url
+    assert {s.fixture for s in target.services.values()} == {"loan-calculator", "quote", "edge-cases"}
+    assert not target.services["quote"].public and target.services["quote"].token.startswith("svc_tk_")
+    assert all(s.token is None for s in target.services.values() if s.public), "public services need no token"
+    # It holds a secret: owner-only from the moment it exists.
+    assert stat.S_IMODE(served.target_file.stat().st_mode) == 0o600
+
+
+def test_seeded_token_opens_the_private_service_and_nothing_else_does(serve):
+    served = serve()
+    token = served.target.services["quote"].token
+    assert _execute(served.base_url, "quote", token).status_code == 200
+    assert _execute(served.base_url, "quote", None).status_code == 401
+    assert _execute(served.base_url, "quote", "svc_tk_" + secrets.token_hex(32)).status_code == 401
+
+
+def test_base_url_is_what_the_documents_advertise(serve):
+    served = serve("--base-url", "https://calc.example.test/")
+    document = httpx.get(f"{served.base_url}/api/v1/services/quote/openapi.json").json()
+    assert document["servers"] == [{"url": "https://calc.example.test"}]
+    listing = httpx.get(f"{served.base_url}/api/v1/services").json()["services"]
+    assert all(s["endpoint"].startswith("https://calc.example.test/api/v1/services/") for s in listing)
+
+
+@pytest.fixture
+def redis_prefix():
+    prefix = f"test:{uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.mark.redis
+def test_redis_store_keeps_only_the_token_hash(serve, redis_prefix):
+    served = serve("--redis-url", REDIS_URL, "--store-prefix", redis_prefix)
+    token = served.target.services["quote"].token
+    assert _execute(served.base_url, "quote", token).status_code == 200
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    token_id = client.get(f"{redis_prefix}token:hash:{digest}")
+    assert token_id, "the token's hash is the lookup key SpreadAPI uses (token:hash:{sha256})"
+    record = client.hgetall(f"{redis_prefix}token:{token_id}")
+    assert record["serviceId"] == "quote" and int(record["usageCount"]) >= 1
+    for key in client.scan_iter(match=redis_prefix + "*"):
+        kind = client.type(key)
+        values = (
+            [client.get(key)]
+            if kind == "string"
+            else (list(client.hgetall(key).values()) if kind == "hash" else list(client.smembers(key)))
+        )
+        assert token not in values, f"the plain token is stored under {key}"
+    client.close()
+
+
+@pytest.mark.redis
+def test_two_servers_sharing_redis_accept_one_pinned_token(serve, redis_prefix):
+    token = "svc_tk_" + secrets.token_hex(32)
+    args = ("--redis-url", REDIS_URL, "--store-prefix", redis_prefix, "--service-token", f"quote={token}")
+    first, second = serve(*args), serve(*args)
+    assert first.target.services["quote"].token == second.target.services["quote"].token == token
+    for served in (first, second):
+        assert _execute(served.base_url, "quote", token).status_code == 200
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "spreadapi_conformance", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("serve", "--engine", "nope"), "choose one of formulas, formualizer"),
+        (("serve", "--service-token", "quote=svc_tk_short"), "must be svc_tk_ followed by 64"),
+        (("serve", "--service-token", "nosuch=svc_tk_" + "ab" * 32), "no fixture service named nosuch"),
+        (("serve", "--redis-url", "redis://:hunter2@127.0.0.1:1/0"), "cannot reach Redis at redis://:***@"),
+        (("serve", "--redis-url", "ftp://127.0.0.1"), "unsupported token store URL scheme"),
+    ],
+)
+def test_bad_configuration_is_one_clear_error(args, message):
+    result = _cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in " ".join(result.stderr.split()), result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
