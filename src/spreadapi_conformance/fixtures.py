@@ -65,8 +65,17 @@ class CellRef:
         ]
 
 
+class _Addressed:
+    address: str
+
+    @functools.cached_property
+    def cell(self) -> CellRef:
+        """The parsed address (cached: a frozen dataclass still has an instance dict)."""
+        return CellRef.parse(self.address)
+
+
 @dataclass(frozen=True)
-class InputDef:
+class InputDef(_Addressed):
     name: str
     title: str
     type: str
@@ -81,22 +90,14 @@ class InputDef:
     format_string: str | None = None
     description: str | None = None
 
-    @property
-    def cell(self) -> CellRef:
-        return CellRef.parse(self.address)
-
 
 @dataclass(frozen=True)
-class OutputDef:
+class OutputDef(_Addressed):
     name: str
     title: str
     address: str
     format_string: str | None = None
     description: str | None = None
-
-    @property
-    def cell(self) -> CellRef:
-        return CellRef.parse(self.address)
 
 
 @dataclass(frozen=True)
