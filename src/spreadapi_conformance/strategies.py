@@ -49,7 +49,8 @@ def valid_inputs(draw, service: ServiceDef) -> dict[str, Any]:
 
 def cells_for(service: ServiceDef, inputs: dict[str, Any]) -> dict[str, Any]:
     """What a conforming server writes: the canonical inputs, plus the defaults of omitted optional ones."""
-    cells = dict(inputs)
+    # An empty or null value counts as not sent (behaviour reference 1.11), so its default applies.
+    cells = {name: value for name, value in inputs.items() if value not in ("", None)}
     for spec in service.inputs:
         if spec.name not in cells and not spec.mandatory and spec.default is not None:
             cells[spec.name] = spec.default

@@ -14,13 +14,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..fixtures import ServiceDef, load_services
-from . import rest
+from . import oauth_authorize, oauth_metadata, oauth_register, oauth_token, rest
 from .catalog import Catalog
 from .config import ReferenceConfig
 from .credentials import ServiceTokens
+from .mcp_tokens import McpTokens
+from .oauth_grants import OAuthClients, OAuthCodes, OAuthTokens
 from .store import TokenStore, open_store
 
 log = logging.getLogger("spreadapi_conformance.reference")
+
+_DISCOVERY = ["GET", "OPTIONS"]
 
 ROUTES = [
     # REST (Option 1: ChatGPT Actions)
@@ -31,6 +35,20 @@ ROUTES = [
     Route("/api/v1/services/{service_id}/execute", rest.execute_post, methods=["POST"]),
     Route("/api/v1/services/{service_id}/execute", rest.execute_get, methods=["GET"]),
     Route("/api/v1/services/{service_id}/execute", rest.execute_options, methods=["OPTIONS"]),
+    # OAuth 2.1 authorization server (Options 2 and 3: ChatGPT connectors), behaviour reference 4
+    Route("/.well-known/oauth-authorization-server", oauth_metadata.authorization_server, methods=_DISCOVERY),
+    Route("/.well-known/oauth-protected-resource", oauth_metadata.protected_resource, methods=_DISCOVERY),
+    Route("/.well-known/oauth-protected-resource/api/mcp", oauth_metadata.protected_resource, methods=_DISCOVERY),
+    Route(
+        "/.well-known/oauth-protected-resource/api/mcp/services/{service_id}",
+        oauth_metadata.service_protected_resource,
+        methods=_DISCOVERY,
+    ),
+    Route("/oauth/register", oauth_register.register, methods=["POST"]),
+    Route("/oauth/authorize", oauth_authorize.authorize_page, methods=["GET"]),
+    Route("/api/oauth/authorize", oauth_authorize.authorize_submit, methods=["POST"]),
+    Route("/api/oauth/token", oauth_token.token, methods=["POST"]),
+    Route("/api/oauth/token", oauth_token.token_wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"]),
 ]
 
 
@@ -75,6 +93,10 @@ def build_app(
     app.state.catalog = catalog
     app.state.store = store
     app.state.service_tokens = ServiceTokens(store)
+    app.state.mcp_tokens = McpTokens(store)
+    app.state.oauth_clients = OAuthClients(store)
+    app.state.oauth_codes = OAuthCodes(store)
+    app.state.oauth_tokens = OAuthTokens(store, app.state.mcp_tokens)
     return app
 
 
@@ -91,18 +113,34 @@ class Reference:
         config: ReferenceConfig | None = None,
         services: Mapping[str, ServiceDef] | None = None,
         on_seeded=(),
+        store: TokenStore | None = None,
     ):
+        """``store`` replaces the one ``config.store_url`` names (tests pass a MemoryStore on a ManualClock)."""
         self.config = config or ReferenceConfig()
         self.services = dict(services if services is not None else load_services())
-        self.store = open_store(self.config.store_url, prefix=self.config.store_prefix)
+        self.store = store if store is not None else open_store(self.config.store_url, prefix=self.config.store_prefix)
         self.service_tokens: dict[str, str] = {}  # service id -> plain token (private services)
+        self.mcp_tokens: dict[str, str] = {}  # name -> plain MCP token ("all", "loan-calculator")
+        self._seeded = False
         self._on_seeded = list(on_seeded)
         self.app = build_app(self.config, self.store, self.services, on_startup=[self.seed])
 
+    @property
+    def mcp_registry(self) -> McpTokens:
+        """Issue, validate and revoke MCP tokens in process."""
+        return self.app.state.mcp_tokens
+
+    @property
+    def oauth_tokens(self) -> OAuthTokens:
+        """Resolve (and revoke) OAuth access tokens in process."""
+        return self.app.state.oauth_tokens
+
     async def seed(self) -> None:
-        """Issue one service token per private service: the configured one, or a fresh one."""
-        if self.service_tokens:
+        """Issue one service token per private service (the configured one, or a fresh one) and two MCP
+        tokens: "all" covers every service, "loan-calculator" only that one."""
+        if self._seeded:
             return
+        self._seeded = True
         tokens = self.app.state.service_tokens
         for service in self.services.values():
             if service.public:
@@ -117,6 +155,11 @@ class Reference:
                 self.service_tokens[service.id] = given
                 continue
             self.service_tokens[service.id] = issued.token
+        self.mcp_tokens["all"] = await self.mcp_registry.issue(list(self.services), name="all (seeded)")
+        if "loan-calculator" in self.services:
+            self.mcp_tokens["loan-calculator"] = await self.mcp_registry.issue(
+                ["loan-calculator"], name="loan-calculator (seeded)"
+            )
         for hook in self._on_seeded:
             hook(self)
 
@@ -125,8 +168,10 @@ class Reference:
 
 
 async def create_reference(
-    config: ReferenceConfig | None = None, services: Mapping[str, ServiceDef] | None = None
+    config: ReferenceConfig | None = None,
+    services: Mapping[str, ServiceDef] | None = None,
+    store: TokenStore | None = None,
 ) -> Reference:
-    reference = Reference(config, services)
+    reference = Reference(config, services, store=store)
     await reference.seed()
     return reference

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ReferenceConfig:
-    # The URL the deployment advertises (OpenAPI servers, endpoint links). None: taken from each request.
+    # The URL the deployment advertises (OpenAPI servers, endpoint links, OAuth issuer). None: taken from each request.
     base_url: str | None = None
     # memory:// (the embedded default) or redis://host:port/db
     store_url: str | None = None
@@ -19,3 +19,9 @@ class ReferenceConfig:
     # Compile every service in the background at start-up, so the first request does not pay for it.
     warm_up: bool = True
     max_body_bytes: int = 1_000_000
+    # Redirect URIs that dynamic client registration accepts besides ChatGPT's, Claude's and loopback.
+    # An entry is an exact URI, or a prefix when it ends with "*": "https://app.example/oauth/*" allows
+    # every URI on https://app.example whose path starts with /oauth/ (scheme and host compare exactly).
+    redirect_allowlist: tuple[str, ...] = ()
+    # The OAuth endpoints take small bodies; anything larger is refused with 413 before it is parsed.
+    oauth_max_body_bytes: int = 64 * 1024

@@ -57,7 +57,10 @@ def js_number(value: Any) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a JSON integer longer than any double
+            return math.inf if value > 0 else -math.inf
     if not isinstance(value, str):
         return math.nan
     text = value.strip()
@@ -104,7 +107,7 @@ def _number(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
     percent, threshold = _is_percentage(spec)
     explicit_percent = isinstance(raw, str) and _PERCENT.fullmatch(raw.strip())
     if percent and explicit_percent:
-        value = float(raw.strip()[:-1]) / 100
+        value = js_number(raw.strip()[:-1]) / 100  # NaN for "1.2.3%", reported below
     number = js_number(value)
     if math.isnan(number) or math.isinf(number):
         expected = "an integer" if spec.type == "integer" else "a number"

@@ -131,7 +131,8 @@ async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> 
     if service.public:
         return None
     token = body_token if isinstance(body_token, str) and body_token else None
-    token = token or request.query_params.get("token") or bearer_token(request)
+    query_token = next((v for k, v in request.query_params.multi_items() if k.lower() == "token" and v), None)
+    token = token or query_token or bearer_token(request)
     if token is None:
         return error(
             401,
@@ -155,6 +156,18 @@ async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> 
     return error(503, "Token validation failed", "The token store did not answer; try again.")
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    # 1e400 is valid JSON but no double holds it; refuse it here rather than echo inf back.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 async def _read_json_body(request: Request) -> dict[str, Any] | JSONResponse:
     limit = request.app.state.config.max_body_bytes
     declared = request.headers.get("content-length")
@@ -166,7 +179,9 @@ async def _read_json_body(request: Request) -> dict[str, Any] | JSONResponse:
         if len(raw) > limit:
             return error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        return error(400, "INVALID_REQUEST", "The request body is nested too deeply.")
     except (ValueError, UnicodeDecodeError) as exc:
         return error(400, "INVALID_REQUEST", f"The request body is not valid JSON: {exc}")
     if not isinstance(body, dict):

@@ -1,0 +1,324 @@
+"""The authorization endpoint: ``GET /oauth/authorize`` (consent page) and ``POST /api/oauth/authorize``.
+
+``GET`` validates the request and renders a page on which the user pastes MCP tokens (multi-service,
+the seed's Option 3) or a service token (single-service, Option 2: ``service_id``, or a ``resource``
+naming ``/api/mcp/services/{id}``; a public service needs none), then approves or cancels. The page
+is plain HTML: its form posts to ``POST /api/oauth/authorize``, which validates everything again and
+answers a browser form with ``303 See Other`` to the redirect URI (RFC 9700 §4.12: never 307 after a
+POST that carries credentials) and a JSON request with ``{"code", "redirect_to"}``.
+
+Errors in ``client_id`` or ``redirect_uri`` never redirect (RFC 6749 §4.1.2.1). Other request errors
+(``response_type``, PKCE, ``scope``, ``resource``) show an HTML error page with status 400 as well,
+with a link back to the client carrying the error that the user may follow; only a cancel redirects
+on its own (``error=access_denied``). Every redirect carries ``state`` verbatim and ``iss`` (RFC 9207).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from ..fixtures import ServiceDef
+from .credentials import MCP_TOKEN_PREFIX, looks_like, token_hash
+from .oauth import (
+    DEFAULT_SCOPE,
+    FORM,
+    MCP_SCOPES,
+    NO_STORE,
+    OAuthError,
+    add_query,
+    challenge_problem,
+    error_response,
+    mcp_resource,
+    media_type,
+    read_params,
+    redirect_matches,
+    service_resource,
+    service_scope,
+    text_param,
+    unique,
+)
+from .oauth_grants import Authorization, Client, PendingCode
+from .rest import base_url
+
+__all__ = ["authorize_page", "authorize_submit"]
+
+_PARAMS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+    "service_id",
+)
+_BODY_PARAMS = (*_PARAMS, "mcp_tokens", "service_token", "action")
+_MAX_TOKENS = 20
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+Back = Callable[[str], str]  # error code -> the redirect URI carrying it
+
+
+class RequestError(OAuthError):
+    """An invalid authorization request. ``back`` is set once client and redirect URI are trusted."""
+
+    def __init__(self, error: str, description: str, back: str | None = None):
+        super().__init__(error, description)
+        self.back = back
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    params: dict[str, str]  # the request's own parameters, echoed into the form's hidden fields
+    client: Client
+    redirect_uri: str
+    issuer: str
+    scope: str  # what will be granted
+    code_challenge: str
+    resource: str
+    service: ServiceDef | None  # None: multi-service
+
+    def redirect(self, **params: str | None) -> str:
+        return add_query(self.redirect_uri, {**params, "state": self.params.get("state"), "iss": self.issuer})
+
+
+async def _client_and_redirect(request: Request, params: dict[str, str]) -> tuple[Client, str]:
+    client = await request.app.state.oauth_clients.get(params.get("client_id"))
+    if client is None:
+        raise RequestError("invalid_request", "Unknown client_id: register the client first (RFC 7591).")
+    redirect_uri = params.get("redirect_uri")
+    if not redirect_uri:
+        raise RequestError("invalid_request", "redirect_uri is required.")
+    if not redirect_matches(client.redirect_uris, redirect_uri):
+        raise RequestError("invalid_request", "redirect_uri is not registered for this client.")
+    return client, redirect_uri
+
+
+def _target(request: Request, base: str, params: dict[str, str], back: Back) -> tuple[ServiceDef | None, str]:
+    """The single service asked for (or None) and the RFC 8707 resource the grant is bound to."""
+    catalog = request.app.state.catalog
+    service_id, resource = params.get("service_id"), params.get("resource")
+    service = None
+    if service_id is not None:
+        service = catalog.get(service_id)
+        if service is None:
+            raise RequestError("invalid_request", "Service not found or not published.", back("invalid_request"))
+    if resource is None:
+        return service, service_resource(base, service.id) if service else mcp_resource(base)
+    invalid = RequestError(
+        "invalid_target", "resource is not an MCP server of this deployment.", back("invalid_target")
+    )
+    if resource == mcp_resource(base):
+        if service is not None:
+            raise invalid
+        return None, resource
+    prefix = service_resource(base, "")
+    named = catalog.get(resource[len(prefix) :]) if resource.startswith(prefix) else None
+    if named is None or (service is not None and named.id != service.id):
+        raise invalid
+    return named, resource
+
+
+def _scope(params: dict[str, str], service: ServiceDef | None, back: Back) -> str:
+    requested = list(dict.fromkeys((params.get("scope") or "").split()))
+    allowed = [*MCP_SCOPES, *([service_scope(service.id)] if service else [])]
+    if unknown := [s for s in requested if s not in allowed]:
+        raise RequestError("invalid_scope", f"Unsupported scope: {' '.join(unknown)[:200]}", back("invalid_scope"))
+    if service is None:
+        return " ".join(requested) or DEFAULT_SCOPE
+    granted = requested or list(MCP_SCOPES)
+    return " ".join(dict.fromkeys([*granted, service_scope(service.id)]))
+
+
+async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
+    client, redirect_uri = await _client_and_redirect(request, params)
+    issuer = base_url(request)
+    state = params.get("state")
+
+    def back(error: str) -> str:
+        return add_query(redirect_uri, {"error": error, "state": state, "iss": issuer})
+
+    if params.get("response_type") != "code":
+        error = "unsupported_response_type"
+        raise RequestError(error, "response_type must be code.", back(error))
+    if problem := challenge_problem(params.get("code_challenge"), params.get("code_challenge_method")):
+        raise RequestError("invalid_request", problem, back("invalid_request"))
+    service, resource = _target(request, issuer, params, back)
+    return AuthRequest(
+        params=params,
+        client=client,
+        redirect_uri=redirect_uri,
+        issuer=issuer,
+        scope=_scope(params, service, back),
+        code_challenge=params["code_challenge"],
+        resource=resource,
+        service=service,
+    )
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+_SECURITY = {
+    **NO_STORE,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _html(template: str, status: int, **context: Any) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    # No form-action: browsers apply it to the redirect after the post, which leaves this origin.
+    policy = f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'"
+    html = _TEMPLATES.get_template(template).render(nonce=nonce, **context)
+    return HTMLResponse(html, status, headers={**_SECURITY, "Content-Security-Policy": policy})
+
+
+def error_page(exc: OAuthError, status: int | None = None) -> HTMLResponse:
+    back = exc.back if isinstance(exc, RequestError) else None
+    return _html("error.html", status or exc.status, error=exc.error, description=exc.description, back=back)
+
+
+def consent_page(auth: AuthRequest, message: str | None = None, status: int = 200) -> HTMLResponse:
+    service = auth.service
+    return _html(
+        "authorize.html",
+        status,
+        client_name=auth.client.client_name or "An application",
+        client_id=auth.client.client_id,
+        redirect_host=urlsplit(auth.redirect_uri).netloc,
+        scopes=auth.scope.split(),
+        resource=auth.resource,
+        service=None if service is None else {"id": service.id, "title": service.title, "public": service.public},
+        hidden={name: value for name, value in auth.params.items() if name in _PARAMS},
+        message=message,
+    )
+
+
+async def authorize_page(request: Request) -> Response:
+    try:
+        params = unique(list(request.query_params.multi_items()), _PARAMS)
+        auth = await validate(request, {k: v for k, v in params.items() if v != ""})
+    except OAuthError as exc:
+        return error_page(exc)
+    return consent_page(auth)
+
+
+# -- the form's (and JSON clients') target ---------------------------------------------------------
+
+
+def _token_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [t for t in re.split(r"[\s,]+", value) if t]
+    if isinstance(value, list) and all(isinstance(t, str) for t in value):
+        return [t for t in value if t]
+    raise OAuthError("invalid_request", "mcp_tokens must be a string or an array of strings.")
+
+
+async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) -> Authorization:
+    """Check the credentials the user pasted; what they grant becomes the code's authorization."""
+    common = {"client_id": auth.client.client_id, "scope": auth.scope, "resource": auth.resource}
+    tokens = _token_list(body.get("mcp_tokens"))
+    service = auth.service
+    if service is not None:
+        if tokens:
+            raise OAuthError("invalid_request", "Send either mcp_tokens or service_id, not both.")
+        token_id = None
+        if not service.public:
+            token = text_param(body, "service_token")
+            if token is None:
+                raise OAuthError("invalid_request", "This service requires a service token for authorization.")
+            check = await request.app.state.service_tokens.validate(token, service.id)
+            if not check.valid:
+                raise OAuthError("invalid_request", "Invalid service token.")
+            token_id = check.token_id
+        return Authorization(**common, service_ids=(service.id,), service_id=service.id, service_token_id=token_id)
+
+    if not tokens:
+        raise OAuthError("invalid_request", "Paste at least one MCP token.")
+    if len(tokens) > _MAX_TOKENS:
+        raise OAuthError("invalid_request", f"At most {_MAX_TOKENS} MCP tokens at once.")
+    granted: list[str] = []
+    for index, token in enumerate(dict.fromkeys(tokens), start=1):
+        # Never echo a token, not even part of one: a malformed paste may still be a secret.
+        if not looks_like(token, MCP_TOKEN_PREFIX):
+            raise OAuthError(
+                "invalid_request", f"Token {index} is not an MCP token ({MCP_TOKEN_PREFIX} followed by 64 hex)."
+            )
+        ids = await request.app.state.mcp_tokens.validate(token)
+        if ids is None:
+            raise OAuthError("invalid_request", f"Token {index} is invalid or has been revoked.")
+        granted.extend(ids)
+    catalog = request.app.state.catalog
+    service_ids = tuple(s for s in dict.fromkeys(granted) if catalog.get(s) is not None)
+    if not service_ids:
+        raise OAuthError("invalid_request", "These tokens grant access to no published service.")
+    hashes = tuple(token_hash(t) for t in dict.fromkeys(tokens))
+    return Authorization(**common, service_ids=service_ids, mcp_token_hashes=hashes)
+
+
+def _cross_site(request: Request) -> bool:
+    """A browser form post from another site (CSRF): refused. Non-browser clients send neither header."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    allowed = {_origin(base_url(request)), _origin(str(request.base_url))}
+    return origin not in allowed
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+async def authorize_submit(request: Request) -> Response:
+    browser = media_type(request) == FORM
+    try:
+        body = await read_params(request, _BODY_PARAMS)
+        if browser and _cross_site(request):
+            raise OAuthError("invalid_request", "Cross-site form posts are refused.", 403)
+        params = {name: value for name in _PARAMS if (value := text_param(body, name)) is not None}
+        auth = await validate(request, params)
+        action = text_param(body, "action") or "approve"
+        if action not in ("approve", "cancel"):
+            raise RequestError("invalid_request", "action must be approve or cancel.")
+    except OAuthError as exc:
+        return error_page(exc) if browser else error_response(exc)
+
+    if action == "cancel":
+        target = auth.redirect(error="access_denied", error_description="The user denied the authorization.")
+        return _respond(browser, target)
+    try:
+        authorization = await _approve(request, auth, body)
+    except OAuthError as exc:
+        return consent_page(auth, exc.description, 400) if browser else error_response(exc)
+    pending = PendingCode(authorization, auth.redirect_uri, auth.code_challenge, "S256")
+    code = await request.app.state.oauth_codes.issue(pending)
+    return _respond(browser, auth.redirect(code=code), code)
+
+
+def _respond(browser: bool, target: str, code: str | None = None) -> Response:
+    if browser:
+        return RedirectResponse(target, 303, headers=NO_STORE)
+    body = {"redirect_to": target} if code is None else {"code": code, "redirect_to": target}
+    return JSONResponse(body, headers=NO_STORE)

@@ -1,0 +1,89 @@
+"""RFC 7591 dynamic client registration, ``POST /oauth/register`` (behaviour reference 4.3).
+
+Public clients only: ``token_endpoint_auth_method`` must be ``none`` (any other value is refused
+with ``invalid_client_metadata`` rather than silently downgraded, so a client never believes it holds
+a secret). ``refresh_token`` among the requested ``grant_types`` is dropped, not refused: Claude asks
+for it, and this server issues no refresh tokens; the response says what was granted (RFC 7591 §3.2.1
+lets the server replace requested values). Every redirect URI must pass the policy in
+``oauth.redirect_problem``; one bad URI fails the whole registration (SpreadAPI filters silently and
+accepts ChatGPT's URIs only). Unknown metadata fields are ignored (RFC 7591 §2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .oauth import DEFAULT_SCOPE, MCP_SCOPES, NO_STORE, OAuthError, error_response, read_params, redirect_problem
+from .oauth_grants import Client
+
+__all__ = ["register"]
+
+_MAX_REDIRECT_URIS = 10
+_GRANTED_TYPES = ("authorization_code",)
+_DROPPED_TYPES = ("refresh_token",)
+
+
+def _metadata_error(description: str) -> OAuthError:
+    return OAuthError("invalid_client_metadata", description)
+
+
+def _string_list(body: dict[str, Any], name: str, default: list[str]) -> list[str]:
+    value = body.get(name, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _metadata_error(f"{name} must be an array of strings")
+    return value
+
+
+def client_from_metadata(body: dict[str, Any], allowlist: tuple[str, ...]) -> Client:
+    uris = body.get("redirect_uris")
+    if not isinstance(uris, list) or not uris:
+        raise OAuthError("invalid_redirect_uri", "At least one redirect_uri is required")
+    if len(uris) > _MAX_REDIRECT_URIS:
+        raise OAuthError("invalid_redirect_uri", f"At most {_MAX_REDIRECT_URIS} redirect_uris are accepted")
+    for index, uri in enumerate(uris):
+        if problem := redirect_problem(uri, allowlist):
+            raise OAuthError("invalid_redirect_uri", f"redirect_uris[{index}] {problem}")
+
+    method = body.get("token_endpoint_auth_method", "none")
+    if method != "none":
+        raise _metadata_error("Only public clients are supported: token_endpoint_auth_method must be none")
+    grant_types = _string_list(body, "grant_types", list(_GRANTED_TYPES))
+    if "authorization_code" not in grant_types:
+        raise _metadata_error("grant_types must include authorization_code")
+    if unsupported := sorted(set(grant_types) - {*_GRANTED_TYPES, *_DROPPED_TYPES}):
+        raise _metadata_error(f"Unsupported grant_types: {', '.join(unsupported)[:200]}")
+    response_types = _string_list(body, "response_types", ["code"])
+    if set(response_types) != {"code"}:
+        raise _metadata_error('response_types must be ["code"]')
+
+    name = body.get("client_name", "")
+    if not isinstance(name, str) or len(name) > 200:
+        raise _metadata_error("client_name must be a string of at most 200 characters")
+    scope = body.get("scope", DEFAULT_SCOPE)
+    if not isinstance(scope, str) or len(scope) > 1000:
+        raise _metadata_error("scope must be a space-separated string")
+    scope = " ".join(s for s in scope.split() if s in MCP_SCOPES) or DEFAULT_SCOPE
+    return Client(
+        client_id="",
+        redirect_uris=tuple(dict.fromkeys(uris)),
+        client_name=name.strip(),
+        grant_types=_GRANTED_TYPES,
+        response_types=("code",),
+        token_endpoint_auth_method="none",
+        scope=scope,
+    )
+
+
+async def register(request: Request) -> Response:
+    try:
+        body = await read_params(request, form_ok=False)
+        client = client_from_metadata(body, request.app.state.config.redirect_allowlist)
+    except OAuthError as exc:
+        if exc.error == "invalid_request":  # not JSON: RFC 7591 §3.2.2 knows only metadata errors
+            exc = OAuthError("invalid_client_metadata", exc.description, exc.status)
+        return error_response(exc)
+    issued = await request.app.state.oauth_clients.register(client)
+    return JSONResponse(issued.metadata(), 201, headers=NO_STORE)

@@ -1,0 +1,83 @@
+"""The token endpoint, ``POST /api/oauth/token``: the authorization-code grant with PKCE (RFC 6749
+§4.1.3, RFC 7636 §4.5), form-encoded or JSON bodies, errors per RFC 6749 §5.2.
+
+The code is taken from the store (HGETALL+DEL in one step) before anything in it is compared, so
+of any number of concurrent exchanges exactly one can succeed, and every failed attempt with an
+existing code burns it: a wrong or missing ``code_verifier``, another client's ``client_id``, a
+different ``redirect_uri``. (SpreadAPI keeps the code on a client or redirect mismatch and redeems
+it with a GET-then-DELETE, which lets two concurrent exchanges both succeed.)
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .oauth import ACCESS_TOKEN_TTL, NO_STORE, OAuthError, error_response, read_params, text_param, verifier_matches
+
+__all__ = ["token", "token_wrong_method"]
+
+_PARAMS = ("grant_type", "code", "redirect_uri", "client_id", "code_verifier", "resource", "client_secret")
+
+
+def _grant_error(description: str) -> OAuthError:
+    return OAuthError("invalid_grant", description)
+
+
+async def _exchange(request: Request) -> dict[str, object]:
+    body = await read_params(request, _PARAMS)
+    params = {name: text_param(body, name) for name in _PARAMS}
+    grant_type = params["grant_type"]
+    if grant_type is None:
+        raise OAuthError("invalid_request", "grant_type is required")
+    if grant_type != "authorization_code":
+        raise OAuthError("unsupported_grant_type", "Only the authorization_code grant type is supported")
+    if request.headers.get("authorization") or params["client_secret"]:
+        # Public clients only: a client presenting a secret is not one this server registered.
+        headers = {"WWW-Authenticate": 'Basic realm="oauth"'} if request.headers.get("authorization") else {}
+        raise OAuthError("invalid_client", "Clients of this server are public and have no secret", 401, headers)
+    for name in ("code", "redirect_uri", "client_id"):
+        if params[name] is None:
+            raise OAuthError("invalid_request", f"{name} is required")
+    client_id = params["client_id"]
+    if await request.app.state.oauth_clients.get(client_id) is None:
+        raise OAuthError("invalid_client", "Unknown client_id: register again", 401)
+
+    pending = await request.app.state.oauth_codes.take(params["code"])
+    if pending is None:
+        raise _grant_error("Invalid, expired, or already used authorization code")
+    # From here on the code is spent, whatever the outcome.
+    authorization = pending.authorization
+    if authorization.client_id != client_id:
+        raise _grant_error("The code was issued to another client")
+    if pending.redirect_uri != params["redirect_uri"]:
+        raise _grant_error("redirect_uri does not match the authorization request")
+    if params["code_verifier"] is None:
+        raise _grant_error("code_verifier is required (PKCE)")
+    if pending.code_challenge_method != "S256" or not verifier_matches(params["code_verifier"], pending.code_challenge):
+        raise _grant_error("PKCE verification failed")
+    if params["resource"] is not None and params["resource"] != authorization.resource:
+        raise OAuthError("invalid_target", "resource differs from the one in the authorization request")
+    if await request.app.state.oauth_tokens.still_valid(authorization) is None:
+        raise _grant_error("The credentials behind this authorization were revoked")
+
+    access_token = await request.app.state.oauth_tokens.issue(authorization)
+    return {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_TTL,
+        "scope": authorization.scope,
+    }
+
+
+async def token(request: Request) -> Response:
+    try:
+        body = await _exchange(request)
+    except OAuthError as exc:
+        return error_response(exc)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def token_wrong_method(request: Request) -> Response:
+    exc = OAuthError("invalid_request", "The token endpoint accepts POST only", 405, {"Allow": "POST"})
+    return error_response(exc)
