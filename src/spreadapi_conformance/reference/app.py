@@ -140,7 +140,6 @@ class Reference:
         tokens: "all" covers every service, "loan-calculator" only that one."""
         if self._seeded:
             return
-        self._seeded = True
         tokens = self.app.state.service_tokens
         for service in self.services.values():
             if service.public:
@@ -160,6 +159,7 @@ class Reference:
             self.mcp_tokens["loan-calculator"] = await self.mcp_registry.issue(
                 ["loan-calculator"], name="loan-calculator (seeded)"
             )
+        self._seeded = True
         for hook in self._on_seeded:
             hook(self)
 

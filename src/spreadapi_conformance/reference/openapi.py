@@ -104,6 +104,8 @@ def input_schema(spec: InputDef) -> dict[str, Any]:
         schema["type"] = "boolean"
     else:
         schema["type"] = "string"
+        if spec.mandatory and not spec.allowed_values:
+            schema["minLength"] = 1  # the server counts "" as missing (behaviour reference 1.11, step 2)
     if spec.allowed_values:
         schema["enum"] = list(spec.allowed_values)
     if spec.default is not None:
