@@ -38,6 +38,19 @@ def _parse_tokens(pairs: list[str]) -> dict[str, str]:
     return tokens
 
 
+def _parse_allowlist(entries: list[str]) -> tuple[str, ...]:
+    """Each entry an exact https redirect URI, or a prefix ending in "*" (scheme and host still exact)."""
+    for entry in entries:
+        parts = urlsplit(entry.removesuffix("*"))
+        if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc or "#" in entry:
+            # Not echoed: an entry with user information may carry a password.
+            raise typer.BadParameter(
+                "must be https, without user information or fragment (loopback is always allowed)",
+                param_hint="--redirect-allowlist",
+            )
+    return tuple(entries)
+
+
 async def _reachable(url: str) -> bool:
     from .reference.store import open_store
 
@@ -76,6 +89,22 @@ def serve(
         list[str],
         typer.Option(help="Pin a service token as SERVICE_ID=svc_tk_…; repeatable. Default: generated."),
     ] = [],  # noqa: B006 (typer reads the default, it is never mutated)
+    redirect_allowlist: Annotated[
+        list[str],
+        typer.Option(
+            help="Accept this redirect URI at client registration, besides ChatGPT's, Claude's and loopback; "
+            'a trailing "*" makes it a prefix. Repeatable.'
+        ),
+    ] = [],  # noqa: B006
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SPREADAPI_ADMIN_TOKEN",
+            show_default=False,
+            help="Enable POST /admin/{mcp,service}-tokens/revoke with this bearer token (16+ characters). "
+            "Default: no admin surface.",
+        ),
+    ] = None,
 ) -> None:
     """Run the reference implementation under uvicorn."""
     import uvicorn
@@ -83,7 +112,7 @@ def serve(
     from .fixtures import load_services
     from .reference.app import Reference
     from .reference.config import ReferenceConfig
-    from .target import PublishedService
+    from .target import OAuthSpec, PublishedService
     from .target import write_target as write_target_file
 
     if engine not in ENGINES:
@@ -98,6 +127,8 @@ def serve(
         store_prefix=store_prefix,
         engine=engine,
         service_tokens=pinned,
+        redirect_allowlist=_parse_allowlist(redirect_allowlist),
+        admin_token=admin_token or None,
     )
 
     def announce(reference: Reference) -> None:
@@ -106,7 +137,15 @@ def serve(
                 PublishedService(id=s.id, fixture=s.id, public=s.public, token=reference.service_tokens.get(s.id))
                 for s in reference.services.values()
             ]
-            write_target_file(write_target, advertised, published)
+            write_target_file(
+                write_target,
+                advertised,
+                published,
+                mcp_tokens=reference.mcp_tokens,
+                # Registration is always on; any loopback URI is accepted, so the default one is usable.
+                oauth=OAuthSpec(registration=True),
+                admin_token=config.admin_token,
+            )
             typer.echo(f"target file written to {write_target}", err=True)
         store = "redis" if redis_url else "memory"
         typer.echo(

@@ -9,7 +9,18 @@ A target file (``serve --write-target`` writes one; an operator writes one for s
     public = false
     token = "env:QUOTE_TOKEN"   # a secret, literal or read from the environment
 
-Secrets may be literal or ``env:NAME``; a missing variable is an error that names it.
+    [mcp_tokens]                # multi-service MCP tokens (spapi_live_…) by name, for the OAuth checks
+    all = "env:MCP_TOKEN_ALL"
+
+    [oauth]
+    registration = true         # the server offers RFC 7591 dynamic client registration
+    redirect_uri = "http://127.0.0.1:33418/callback"   # a redirect URI it accepts, for the suite's client
+
+    [admin]                     # optional: lets checks revoke credentials (the reference's /admin/…)
+    token = "env:ADMIN_TOKEN"
+
+Secrets may be literal or ``env:NAME``; a missing variable is an error that names it. A live
+deployment's file may omit ``[mcp_tokens]``, ``[oauth]`` or ``[admin]``: the checks that need them skip.
 """
 
 from __future__ import annotations
@@ -35,11 +46,25 @@ class PublishedService:
     token: str | None = field(default=None, repr=False)
 
 
+# A loopback redirect URI (RFC 8252 §7.3): every server that follows the MCP authorization spec accepts
+# one, and the suite reads the code from the Location header, so nothing needs to listen on it.
+LOOPBACK_REDIRECT_URI = "http://127.0.0.1:33418/callback"
+
+
+@dataclass(frozen=True)
+class OAuthSpec:
+    registration: bool = True  # dynamic client registration is offered
+    redirect_uri: str = LOOPBACK_REDIRECT_URI  # what the suite registers and redirects to
+
+
 @dataclass(frozen=True)
 class TargetSpec:
     base_url: str | None  # None: the in-process reference
     services: dict[str, PublishedService]  # keyed by fixture id
     source: str = "in-process"
+    mcp_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # name -> spapi_live_…
+    oauth: OAuthSpec | None = None  # None: the target file says nothing about OAuth
+    admin_token: str | None = field(default=None, repr=False)  # None: no revocation from outside
 
     @property
     def in_process(self) -> bool:
@@ -47,7 +72,11 @@ class TargetSpec:
 
     def secrets(self) -> list[str]:
         """Every secret value, for masking in reports and logs."""
-        return [s.token for s in self.services.values() if s.token]
+        found = [s.token for s in self.services.values() if s.token]
+        found += [t for t in self.mcp_tokens.values() if t]
+        if self.admin_token:
+            found.append(self.admin_token)
+        return found
 
 
 def _secret(value: Any, where: str) -> str | None:
@@ -85,17 +114,70 @@ def load_target(path: str | os.PathLike[str]) -> TargetSpec:
             public=bool(entry.get("public", True)),
             token=_secret(entry.get("token"), f"services.{published_id}.token"),
         )
-    return TargetSpec(base_url=base_url.rstrip("/"), services=services, source=str(path))
+    return TargetSpec(
+        base_url=base_url.rstrip("/"),
+        services=services,
+        source=str(path),
+        mcp_tokens=_mcp_tokens(raw.get("mcp_tokens"), path),
+        oauth=_oauth(raw.get("oauth"), path),
+        admin_token=_admin_token(raw.get("admin"), path),
+    )
 
 
-def write_target(path: str | os.PathLike[str], base_url: str, services: list[PublishedService]) -> None:
-    document = {
+def _table(value: Any, name: str, path: Path) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TargetError(f"target file {path}: [{name}] must be a table")
+    return value
+
+
+def _mcp_tokens(value: Any, path: Path) -> dict[str, str]:
+    table = _table(value, "mcp_tokens", path) or {}
+    tokens = {name: _secret(token, f"mcp_tokens.{name}") for name, token in table.items()}
+    return {name: token for name, token in tokens.items() if token}
+
+
+def _oauth(value: Any, path: Path) -> OAuthSpec | None:
+    table = _table(value, "oauth", path)
+    if table is None:
+        return None
+    registration = table.get("registration", True)
+    if not isinstance(registration, bool):
+        raise TargetError(f"target file {path}: oauth.registration must be true or false")
+    redirect_uri = table.get("redirect_uri", LOOPBACK_REDIRECT_URI)
+    if not isinstance(redirect_uri, str) or not redirect_uri.startswith(("http://", "https://")):
+        raise TargetError(f"target file {path}: oauth.redirect_uri must be an http:// or https:// URL")
+    return OAuthSpec(registration=registration, redirect_uri=redirect_uri)
+
+
+def _admin_token(value: Any, path: Path) -> str | None:
+    table = _table(value, "admin", path)
+    return None if table is None else _secret(table.get("token"), "admin.token")
+
+
+def write_target(
+    path: str | os.PathLike[str],
+    base_url: str,
+    services: list[PublishedService],
+    *,
+    mcp_tokens: dict[str, str] | None = None,
+    oauth: OAuthSpec | None = None,
+    admin_token: str | None = None,
+) -> None:
+    document: dict[str, Any] = {
         "base_url": base_url,
         "services": {
             s.id: {"fixture": s.fixture, "public": s.public, **({"token": s.token} if s.token else {})}
             for s in services
         },
     }
+    if mcp_tokens:
+        document["mcp_tokens"] = dict(mcp_tokens)
+    if oauth is not None:
+        document["oauth"] = {"registration": oauth.registration, "redirect_uri": oauth.redirect_uri}
+    if admin_token:
+        document["admin"] = {"token": admin_token}
     text = "# Written by `spreadapi-conformance serve`; it holds secrets, keep it private.\n" + tomli_w.dumps(document)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..fixtures import ServiceDef, load_services
-from . import oauth_authorize, oauth_metadata, oauth_register, oauth_token, rest
+from . import oauth_authorize, oauth_metadata, oauth_register, oauth_token, rest, service_page
+from .admin import ADMIN_ROUTES, admin_token_problem
 from .catalog import Catalog
 from .config import ReferenceConfig
 from .credentials import ServiceTokens
@@ -49,6 +50,8 @@ ROUTES = [
     Route("/api/oauth/authorize", oauth_authorize.authorize_submit, methods=["POST"]),
     Route("/api/oauth/token", oauth_token.token, methods=["POST"]),
     Route("/api/oauth/token", oauth_token.token_wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"]),
+    # The service page (the seed's Option 1 "Update UI"): OpenAPI URL, MCP URL, Claude Desktop config
+    Route("/services/{service_id}", service_page.service_page, methods=["GET"]),
 ]
 
 
@@ -73,6 +76,10 @@ def build_app(
     config: ReferenceConfig, store: TokenStore, services: Mapping[str, ServiceDef], on_startup=()
 ) -> Starlette:
     catalog = Catalog(services, config.engine)
+    if config.admin_token is not None and (problem := admin_token_problem(config.admin_token)):
+        raise ValueError(problem)
+    # The admin surface is mounted only when configured: otherwise its paths are unknown paths (404).
+    routes = [*ROUTES, *ADMIN_ROUTES] if config.admin_token else ROUTES
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -85,7 +92,7 @@ def build_app(
         await store.aclose()
 
     app = Starlette(
-        routes=ROUTES,
+        routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )

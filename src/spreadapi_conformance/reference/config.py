@@ -25,3 +25,6 @@ class ReferenceConfig:
     redirect_allowlist: tuple[str, ...] = ()
     # The OAuth endpoints take small bodies; anything larger is refused with 413 before it is parsed.
     oauth_max_body_bytes: int = 64 * 1024
+    # Bearer token of the admin surface (/admin/…: revoke credentials from outside the process, for
+    # the suite). None: the surface does not exist, and its paths answer 404 like any unknown path.
+    admin_token: str | None = field(default=None, repr=False)

@@ -164,6 +164,13 @@ class ServiceTokens:
             await self.store.srem(f"service:{data['serviceId']}:tokens", token_id)
         return True
 
+    async def revoke_token(self, token: str) -> bool:
+        """Revoke by the plain token (what an operator holds), through its hash lookup."""
+        if not looks_like(token, SERVICE_TOKEN_PREFIX):
+            return False
+        token_id = await self.store.get(f"token:hash:{token_hash(token)}")
+        return bool(token_id) and await self.revoke(token_id)
+
     async def list(self, service_id: str) -> list[dict[str, str]]:
         tokens = []
         for token_id in await self.store.smembers(f"service:{service_id}:tokens"):

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from .bodies import BodyError, parse_json_object
 
 __all__ = [
     "ACCESS_TOKEN_TTL",
@@ -233,12 +234,9 @@ async def read_params(
             raise OAuthError("invalid_request", "The form-encoded body is malformed.") from None
         return unique(pairs, known)
     try:
-        body = json.loads(text)
-    except ValueError:
-        raise OAuthError("invalid_request", "The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise OAuthError("invalid_request", "The JSON body must be an object.")
-    return body
+        return parse_json_object(text)
+    except BodyError as exc:
+        raise OAuthError("invalid_request", str(exc)) from None
 
 
 def unique(pairs: list[tuple[str, str]], known: tuple[str, ...]) -> dict[str, str]:

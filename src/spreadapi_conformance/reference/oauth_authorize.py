@@ -16,14 +16,11 @@ on its own (``error=access_denied``). Every redirect carries ``state`` verbatim 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -48,6 +45,7 @@ from .oauth import (
     unique,
 )
 from .oauth_grants import Authorization, Client, PendingCode
+from .pages import render
 from .rest import base_url
 
 __all__ = ["authorize_page", "authorize_submit"]
@@ -65,11 +63,6 @@ _PARAMS = (
 )
 _BODY_PARAMS = (*_PARAMS, "mcp_tokens", "service_token", "action")
 _MAX_TOKENS = 20
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
 
 
 Back = Callable[[str], str]  # error code -> the redirect URI carrying it
@@ -174,30 +167,15 @@ async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
 
 # -- rendering -----------------------------------------------------------------------------------
 
-_SECURITY = {
-    **NO_STORE,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-def _html(template: str, status: int, **context: Any) -> HTMLResponse:
-    nonce = secrets.token_urlsafe(16)
-    # No form-action: browsers apply it to the redirect after the post, which leaves this origin.
-    policy = f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'"
-    html = _TEMPLATES.get_template(template).render(nonce=nonce, **context)
-    return HTMLResponse(html, status, headers={**_SECURITY, "Content-Security-Policy": policy})
-
 
 def error_page(exc: OAuthError, status: int | None = None) -> HTMLResponse:
     back = exc.back if isinstance(exc, RequestError) else None
-    return _html("error.html", status or exc.status, error=exc.error, description=exc.description, back=back)
+    return render("error.html", status or exc.status, error=exc.error, description=exc.description, back=back)
 
 
 def consent_page(auth: AuthRequest, message: str | None = None, status: int = 200) -> HTMLResponse:
     service = auth.service
-    return _html(
+    return render(
         "authorize.html",
         status,
         client_name=auth.client.client_name or "An application",

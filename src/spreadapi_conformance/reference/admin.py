@@ -1,0 +1,87 @@
+"""A small admin surface, so a suite can revoke credentials on a *served* reference from outside.
+
+    POST /admin/mcp-tokens/revoke       {"token": "spapi_live_…"}
+    POST /admin/service-tokens/revoke   {"token": "svc_tk_…"}
+
+Both answer ``200 {"revoked": true|false}`` (false: unknown, malformed or already revoked; like RFC
+7009, revoking what is not live is not an error). Revoking an MCP token stops every OAuth token that
+wraps it; revoking a service token stops the OAuth tokens of single-service grants made with it.
+
+The routes exist only when the deployment is configured with an admin token (``serve --admin-token``
+or ``SPREADAPI_ADMIN_TOKEN``); otherwise they are not mounted and their paths answer 404 like any
+unknown path (no 401 or 405 hints that they could exist). With the surface on, a missing or wrong
+``Authorization: Bearer`` is 401; the comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .oauth import NO_STORE, OAuthError, read_params
+
+__all__ = ["ADMIN_ROUTES", "admin_token_problem"]
+
+MIN_ADMIN_TOKEN_LENGTH = 16
+
+
+def admin_token_problem(token: str) -> str | None:
+    """Why ``token`` cannot serve as the admin token, or None. Never echoes the token."""
+    if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+        return f"the admin token must be at least {MIN_ADMIN_TOKEN_LENGTH} characters"
+    if not token.isascii() or not token.isprintable() or " " in token:
+        return "the admin token must be printable ASCII without spaces"
+    return None
+
+
+def _reply(body: dict[str, object], status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status, headers={**NO_STORE, **(headers or {})})
+
+
+def _authorized(request: Request) -> bool:
+    expected = request.app.state.config.admin_token
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer":
+        return False
+    # Bytes, so a non-ASCII header cannot make compare_digest raise; constant time over the content.
+    return hmac.compare_digest(presented.strip().encode("utf-8"), expected.encode("utf-8"))
+
+
+async def _token_from_body(request: Request) -> str | Response:
+    if not _authorized(request):
+        return _reply(
+            {"error": "Unauthorized", "message": "A valid admin bearer token is required"},
+            401,
+            {"WWW-Authenticate": 'Bearer realm="admin"'},
+        )
+    try:
+        body = await read_params(request, form_ok=False)
+    except OAuthError as exc:
+        return _reply({"error": "Bad request", "message": exc.description}, exc.status)
+    token = body.get("token")
+    if not isinstance(token, str) or not token:
+        return _reply({"error": "Bad request", "message": "token must be a non-empty string"}, 400)
+    return token
+
+
+async def revoke_mcp_token(request: Request) -> Response:
+    token = await _token_from_body(request)
+    if isinstance(token, Response):
+        return token
+    return _reply({"revoked": await request.app.state.mcp_tokens.revoke(token)})
+
+
+async def revoke_service_token(request: Request) -> Response:
+    token = await _token_from_body(request)
+    if isinstance(token, Response):
+        return token
+    return _reply({"revoked": await request.app.state.service_tokens.revoke_token(token)})
+
+
+ADMIN_ROUTES = [
+    Route("/admin/mcp-tokens/revoke", revoke_mcp_token, methods=["POST"]),
+    Route("/admin/service-tokens/revoke", revoke_service_token, methods=["POST"]),
+]

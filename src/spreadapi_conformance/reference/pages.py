@@ -1,0 +1,41 @@
+"""HTML pages (the OAuth consent and error pages, the service page): one jinja2 environment, one layout.
+
+Autoescaping is on for every template, so service titles, client names and request parameters are
+text, never markup. Every page carries a strict Content-Security-Policy: no scripts at all, styles
+only from the layout's own ``<style>`` (a per-response nonce), and no framing (clickjacking on the
+consent page would approve a grant for the user).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.responses import HTMLResponse
+
+__all__ = ["render"]
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+_SECURITY = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+# Pages that echo a request or take credentials are never cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def render(template: str, status: int = 200, *, cache: dict[str, str] = NO_STORE, **context: Any) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    # No form-action: browsers apply it to the redirect after the post, which leaves this origin.
+    policy = f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'"
+    html = _TEMPLATES.get_template(template).render(nonce=nonce, **context)
+    headers = {**cache, **_SECURITY, "Content-Security-Policy": policy}
+    return HTMLResponse(html, status, headers=headers)
