@@ -26,7 +26,9 @@ _TEMPLATES = jinja2.Environment(
 _SECURITY = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it Chromium posts forms with "Origin: null", which the CSRF check must
+    # refuse. same-origin still keeps the authorize URL (state, challenge) from other sites.
+    "Referrer-Policy": "same-origin",
 }
 # Pages that echo a request or take credentials are never cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
