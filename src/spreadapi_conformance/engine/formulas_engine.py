@@ -21,6 +21,13 @@ def _key(book: str, sheet: str, row: int, col: int) -> str:
     return f"'[{book}]{sheet.upper()}'!{get_column_letter(col)}{row}"
 
 
+def _empty_cell():
+    import numpy as np
+    from schedula.utils.cst import EMPTY
+
+    return np.asarray([[EMPTY]], dtype=object)
+
+
 def _unwrap(value: Any) -> CellValue:
     from schedula.utils.cst import EMPTY
 
@@ -55,9 +62,12 @@ class FormulasEngine:
         compiled_keys, function = self._compile(model, [input_keys[i] for i in used_inputs], wanted)
         constants = self._constants(service, model, output_cells, set(compiled_keys))
         names = [spec.name for spec in service.outputs]
+        empty = _empty_cell()
 
         def run(values: list[CellValue]) -> dict[str, OutputValue]:
-            results = function(*[values[i] for i in used_inputs]) if compiled_keys else ()
+            # None must reach formulas as its empty-cell token: as a plain None it is text ("None").
+            cells = [empty if values[i] is None else values[i] for i in used_inputs]
+            results = function(*cells) if compiled_keys else ()
             by_key = dict(zip(compiled_keys, (_unwrap(r) for r in results), strict=True))
             by_key.update(constants)
             return {

@@ -1,0 +1,557 @@
+"""Benchmarks: engine latency per fixture service, REST throughput against the engine alone, cold start.
+
+Figures, not tests. Everything is measured within one run on the same machine: the REST rate in
+windows that alternate with engine-only windows (the load generator, a separate process, sits idle
+meanwhile), each REST window compared with the engine windows on either side of it, so that what else
+runs on a noisy machine weighs on both sides of the ratio alike. Prints a table and writes
+``reports/bench.json``.
+
+    python benchmarks/run.py            # full run (~1 min)
+    python benchmarks/run.py --quick    # smoke run (~15 s), the same figures from fewer samples
+    python benchmarks/run.py --json /tmp/bench.json
+
+Exit status: 0 when every figure was measured (a missed target is reported, not an error), 1 when
+something broke (the server did not start, a request failed, an engine raised).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from spreadapi_conformance.engine import ENGINES, get_engine
+from spreadapi_conformance.fixtures import InputDef, ServiceDef, load_services
+from spreadapi_conformance.strategies import cells_for
+
+ROOT = Path(__file__).resolve().parents[1]
+LOADGEN = Path(__file__).resolve().with_name("loadgen.py")
+REST_SERVICE = "loan-calculator"
+REST_ENGINE = "formulas"
+RATIO_TARGET = 0.75
+COLD_START_TARGET_S = 3.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    evaluations: int  # timed evaluations per service and engine
+    warm_evaluations: int
+    compiles: int  # timed compiles per service and engine in this (warm) process; the median is reported
+    cold_process_each: bool  # a fresh process for each workbook's cold compile, or one per engine
+    cold_starts: int
+    # REST against the engine alone: after a warm-up, `rest_rounds` rounds, each an engine-only window
+    # then a REST window; a last engine window closes the series, so every REST window sits between two.
+    rest_warmup: float
+    rest_rounds: int
+    rest_window: float
+    engine_window: float
+    concurrency: int
+
+
+FULL = Plan(300, 20, 3, True, 3, rest_warmup=3.0, rest_rounds=10, rest_window=1.0, engine_window=0.5, concurrency=8)
+QUICK = Plan(40, 5, 1, False, 1, rest_warmup=0.5, rest_rounds=2, rest_window=0.75, engine_window=0.3, concurrency=8)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Inputs: valid, varying, reproducible from the seed
+
+
+def _value(spec: InputDef, rng: random.Random) -> Any:
+    if spec.allowed_values:
+        return rng.choice(spec.allowed_values)
+    if spec.type == "boolean":
+        return rng.random() < 0.5
+    if spec.type == "integer":
+        low = int(spec.min) if spec.min is not None else -1_000_000
+        high = int(spec.max) if spec.max is not None else 1_000_000
+        return rng.randint(low, high)
+    if spec.type == "number":
+        low = spec.min if spec.min is not None else -1e6
+        high = spec.max if spec.max is not None else 1e6
+        if spec.format == "percentage":
+            low, high = max(low, 0.001), min(high, 0.25)  # realistic rates, as fractions
+        return round(rng.uniform(low, high), 6)
+    return rng.choice(["Welt", "Zoë", "Ægir ✓", "你好", "Grüße"]) + str(rng.randrange(1000))
+
+
+def sample_inputs(service: ServiceDef, count: int, seed: int) -> list[dict[str, Any]]:
+    """Request inputs: every mandatory input, each optional one half of the time."""
+    rng = random.Random(f"{seed}:{service.id}")
+    return [{s.name: _value(s, rng) for s in service.inputs if s.mandatory or rng.random() < 0.5} for _ in range(count)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Engine
+
+
+def _percentile(samples: list[float], pct: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
+
+
+def _import_engine(engine: str) -> float:
+    """Seconds to import the engine's library (not part of any workbook's compile time)."""
+    started = time.perf_counter()
+    get_engine(engine)
+    importlib.import_module(engine)
+    return time.perf_counter() - started
+
+
+def compile_probe(engine: str, service_ids: str) -> int:
+    """Child mode: first compiles of workbooks in a fresh process, after importing the engine's library
+    (which for formulas is cheap: it loads most of itself lazily, during the first compile)."""
+    imported = _import_engine(engine)
+    services = load_services()
+    result: dict[str, Any] = {"import_s": imported, "compile_s": {}}
+    for service_id in service_ids.split(","):
+        started = time.perf_counter()
+        get_engine(engine).compile(services[service_id])
+        result["compile_s"][service_id] = time.perf_counter() - started
+    print(json.dumps(result))
+    return 0
+
+
+def cold_compiles(engine: str, service_ids: list[str], one_process_each: bool) -> dict[str, dict[str, float]]:
+    """{service: {compile_s, import_s}}: each workbook's first compile in a fresh process (full run), or
+    all of them in one fresh process, in order (quick run: only the first pays the library's set-up)."""
+    batches = [[s] for s in service_ids] if one_process_each else [service_ids]
+    found = {}
+    for batch in batches:
+        command = [sys.executable, str(Path(__file__).resolve()), "--compile-probe", engine, ",".join(batch)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"compile probe {engine} {batch} failed:\n{done.stderr[-2000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        for service_id, seconds in result["compile_s"].items():
+            found[service_id] = {"compile_s": seconds, "import_s": result["import_s"]}
+    return found
+
+
+def bench_engine(service: ServiceDef, engine: str, plan: Plan, seed: int, cold: dict[str, float]) -> dict[str, Any]:
+    evaluator = get_engine(engine).compile(service)  # untimed: the library's one-time set-up
+    compiles = []
+    for _ in range(plan.compiles):
+        started = time.perf_counter()
+        evaluator = get_engine(engine).compile(service)
+        compiles.append(time.perf_counter() - started)
+    cases = [cells_for(service, i) for i in sample_inputs(service, plan.evaluations + plan.warm_evaluations, seed)]
+    for cells in cases[: plan.warm_evaluations]:
+        evaluator.evaluate(cells)
+    latencies = []
+    for cells in cases[plan.warm_evaluations :]:
+        started = time.perf_counter()
+        evaluator.evaluate(cells)
+        latencies.append(time.perf_counter() - started)
+    return {
+        # first compile of this workbook in a fresh process, after `import <engine>`: what a server pays
+        # at start-up, including what the library loads lazily on first use (most of formulas' ~1 s)
+        "compile_cold_s": cold["compile_s"],
+        "import_s": cold["import_s"],
+        # the same workbook compiled again in a warm process (median): the library's one-time set-up
+        # (formulas loads function modules lazily) and caches no longer count
+        "compile_s": statistics.median(compiles),
+        "evaluations": len(latencies),
+        "median_ms": statistics.median(latencies) * 1000,
+        "p95_ms": _percentile(latencies, 95) * 1000,
+    }
+
+
+def evaluation_rate(evaluate: Callable[[dict], Any], cases: list[dict], seconds: float) -> tuple[float, float]:
+    """(evaluations per second, CPU ms per evaluation): one thread, back to back, cycling through the cases."""
+    count = 0
+    cpu = time.process_time()
+    started = time.perf_counter()
+    deadline = started + seconds
+    while True:
+        evaluate(cases[count % len(cases)])
+        count += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - started), (time.process_time() - cpu) * 1000 / count
+
+
+# ---------------------------------------------------------------------------------------------------
+# The server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_command(port: int) -> list[str]:
+    script = Path(sys.executable).with_name("spreadapi-conformance")
+    found = str(script) if script.exists() else shutil.which("spreadapi-conformance")
+    base = [found] if found else [sys.executable, "-m", "spreadapi_conformance.cli"]
+    return [*base, "serve", "--host", "127.0.0.1", "--port", str(port), "--engine", REST_ENGINE]
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far, from /proc (None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    base_url: str
+    log: Path
+    launched: float  # perf_counter just before the process was started
+
+    def log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
+        return ""
+
+
+@contextlib.contextmanager
+def server(workdir: Path) -> Iterator[Server]:
+    port = free_port()
+    log = workdir / f"serve-{port}.log"
+    with log.open("wb") as sink:
+        launched = time.perf_counter()
+        process = subprocess.Popen(serve_command(port), stdout=sink, stderr=subprocess.STDOUT, cwd=workdir)
+    handle = Server(process, f"http://127.0.0.1:{port}", log, launched)
+    try:
+        yield handle
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def _poll(srv: Server, request: Callable[[httpx.Client], httpx.Response], timeout: float) -> float:
+    """Seconds from launch until ``request`` answers 200."""
+    deadline = time.perf_counter() + timeout
+    last = "no answer"
+    with httpx.Client(base_url=srv.base_url, timeout=5) as client:
+        while time.perf_counter() < deadline:
+            if srv.process.poll() is not None:
+                raise ServerError(f"the server exited with {srv.process.returncode}:\n{srv.log_tail()}")
+            try:
+                response = request(client)
+            except httpx.TransportError as exc:
+                last = repr(exc)
+            else:
+                if response.status_code == 200:
+                    return time.perf_counter() - srv.launched
+                last = f"{response.status_code} {response.text[:300]}"
+            time.sleep(0.01)
+    raise ServerError(f"no 200 within {timeout} s (last: {last})\n{srv.log_tail()}")
+
+
+def _execute_request(body: dict) -> Callable[[httpx.Client], httpx.Response]:
+    return lambda client: client.post(f"/api/v1/services/{REST_SERVICE}/execute", json=body)
+
+
+def _list_request(client: httpx.Client) -> httpx.Response:
+    return client.get("/api/v1/services")
+
+
+def bench_cold_start(
+    plan: Plan, body: dict, workdir: Path, then: Callable[[Server], None] | None = None
+) -> dict[str, Any]:
+    """Launch the server ``plan.cold_starts`` times; ``then`` gets the last one, still running."""
+    runs = []
+    for index in range(plan.cold_starts):
+        with server(workdir) as srv:
+            listed = _poll(srv, _list_request, timeout=60)
+            executed = _poll(srv, _execute_request(body), timeout=60)
+            runs.append({"services_200_s": listed, "execute_200_s": executed})
+            if then is not None and index == plan.cold_starts - 1:
+                then(srv)
+    listed = statistics.median(r["services_200_s"] for r in runs)
+    executed = statistics.median(r["execute_200_s"] for r in runs)
+    return {
+        "runs": runs,
+        "services_200_s": listed,
+        "execute_200_s": executed,
+        "target_s": COLD_START_TARGET_S,
+        "pass": max(listed, executed) <= COLD_START_TARGET_S,
+    }
+
+
+class LoadGeneratorProcess:
+    """``loadgen.py --rounds`` in its own process, driven one window at a time over stdin/stdout."""
+
+    def __init__(self, url: str, bodies: Path, concurrency: int):
+        command = [sys.executable, str(LOADGEN), "--rounds", "--url", url, "--bodies", str(bodies)]
+        command += ["--concurrency", str(concurrency)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise ServerError(f"the load generator exited ({self.process.wait(10)}) on {command!r}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise ServerError(f"load generator: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                assert self.process.stdin is not None
+                self.process.stdin.write("quit\n")
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def bench_rest(plan: Plan, services: dict[str, ServiceDef], seed: int, workdir: Path, srv: Server) -> dict[str, Any]:
+    """REST throughput on a running server (its first execute answered) against the engine alone."""
+    service = services[REST_SERVICE]
+    requests = sample_inputs(service, 500, seed)
+    bodies_file = workdir / "bodies.json"
+    bodies_file.write_text(json.dumps([{"inputs": i} for i in requests]), encoding="utf-8")
+
+    # The engine alone, in this process, on the same inputs: what the server could do at best.
+    evaluator = get_engine(REST_ENGINE).compile(service)
+    cases = [cells_for(service, i) for i in requests]
+    for cells in cases[:20]:
+        evaluator.evaluate(cells)
+
+    engine_rates: list[float] = []
+    engine_cpu: list[float] = []  # CPU ms per evaluation, per engine window
+    windows: list[dict[str, Any]] = []
+
+    def engine_window() -> None:
+        rate, cpu_ms = evaluation_rate(evaluator.evaluate, cases, plan.engine_window)
+        engine_rates.append(rate)
+        engine_cpu.append(cpu_ms)
+
+    url = f"{srv.base_url}/api/v1/services/{REST_SERVICE}/execute"
+    load = LoadGeneratorProcess(url, bodies_file, plan.concurrency)
+    try:
+        load.ask(f"warmup {plan.rest_warmup}")
+        for _ in range(plan.rest_rounds):
+            engine_window()
+            cpu_before = process_cpu_seconds(srv.process.pid)
+            window = load.ask(f"measure {plan.rest_window}")
+            cpu_after = process_cpu_seconds(srv.process.pid)
+            if cpu_before is not None and cpu_after is not None and window["requests"]:
+                window["server_cpu_ms_per_request"] = (cpu_after - cpu_before) * 1000 / window["requests"]
+            windows.append(window)
+        engine_window()
+        totals = load.ask("summary")
+    finally:
+        load.close()
+    if srv.process.poll() is not None:
+        raise ServerError(f"the server died during the run:\n{srv.log_tail()}")
+
+    # Each REST window against the mean of the engine windows just before and just after it.
+    ratios = [w["rps"] / ((engine_rates[i] + engine_rates[i + 1]) / 2) for i, w in enumerate(windows)]
+    ratio = statistics.median(ratios)
+    engine_rate = statistics.mean(engine_rates)
+    server_cpu = [w["server_cpu_ms_per_request"] for w in windows if "server_cpu_ms_per_request" in w]
+    server_cpu_ms = statistics.median(server_cpu) if server_cpu else None
+    engine_cpu_ms = statistics.median(engine_cpu)
+    return {
+        "service": REST_SERVICE,
+        "engine": REST_ENGINE,
+        "load_generator": "httpx, keep-alive, separate process",
+        "concurrency": plan.concurrency,
+        "warmup_s": plan.rest_warmup,
+        "duration_s": totals["seconds"],
+        "rounds": plan.rest_rounds,
+        "requests": totals["requests"],
+        "ok": totals["ok"],
+        "failed": totals["failed"],
+        "statuses": totals["statuses"],
+        "errors": totals["errors"],
+        "rps": totals["rps"],
+        "latency_median_ms": totals["latency_median_ms"],
+        "latency_p95_ms": totals["latency_p95_ms"],
+        "engine_eps": engine_rate,
+        "engine_eps_windows": engine_rates,
+        "rps_windows": [w["rps"] for w in windows],
+        "ratio_windows": ratios,
+        "ratio": ratio,
+        "target": RATIO_TARGET,
+        "pass": ratio >= RATIO_TARGET,
+        # Diagnostics: CPU per request on each side, and the ratio of CPU costs (engine evaluation
+        # over a whole request on the server), which other processes on the machine hardly move.
+        "server_cpu_ms_per_request": server_cpu_ms,
+        "client_cpu_ms_per_request": totals["cpu_ms_per_request"],
+        "engine_cpu_ms_per_evaluation": engine_cpu_ms,
+        "cpu_ratio": engine_cpu_ms / server_cpu_ms if server_cpu_ms else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for name in ("formulas", "formualizer", "uvicorn", "starlette", "h11", "httptools", "uvloop", "httpx"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    return versions
+
+
+def _loadavg() -> list[float] | None:
+    with contextlib.suppress(OSError, AttributeError):
+        return [round(x, 2) for x in os.getloadavg()]
+    return None
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    plan = report["meta"]["plan"]
+    print(f"\nEngine: per fixture service, {plan['evaluations']} evaluations with varying valid inputs")
+    print(f"  {'service':<17}{'engine':<13}{'cold compile s':>15}{'warm compile s':>15}{'median ms':>11}{'p95 ms':>9}")
+    for service_id, by_engine in report["engine"].items():
+        for engine, row in by_engine.items():
+            print(
+                f"  {service_id:<17}{engine:<13}{row['compile_cold_s']:>15.3f}{row['compile_s']:>15.3f}"
+                f"{row['median_ms']:>11.3f}{row['p95_ms']:>9.3f}"
+            )
+    rest = report["rest"]
+    print(
+        f"\nREST: POST /api/v1/services/{rest['service']}/execute, engine {rest['engine']}, one uvicorn worker, "
+        f"{rest['concurrency']} concurrent, {rest['rounds']} windows, {rest['duration_s']:g} s in all "
+        f"after {rest['warmup_s']:g} s warm-up"
+    )
+    print(
+        f"  {rest['rps']:.1f} req/s ({rest['ok']} ok, {rest['failed']} failed); "
+        f"latency median {rest['latency_median_ms']:.2f} ms, p95 {rest['latency_p95_ms']:.2f} ms"
+    )
+    print(
+        f"  engine alone: {rest['engine_eps']:.1f} evaluations/s ({1000 / rest['engine_eps']:.2f} ms each; "
+        f"one thread in this process, windows between the REST ones)"
+    )
+    print("  per window: req/s " + ", ".join(f"{x:.0f}" for x in rest["rps_windows"]))
+    print("              eval/s " + ", ".join(f"{x:.0f}" for x in rest["engine_eps_windows"]))
+    print("              ratio " + ", ".join(f"{x:.2f}" for x in rest["ratio_windows"]))
+    if rest.get("server_cpu_ms_per_request"):
+        print(
+            f"  CPU: {rest['engine_cpu_ms_per_evaluation']:.2f} ms per evaluation alone, "
+            f"{rest['server_cpu_ms_per_request']:.2f} ms per request in the server "
+            f"(ratio {rest['cpu_ratio']:.2f}), {rest['client_cpu_ms_per_request']:.2f} ms in the load generator"
+        )
+    print(
+        f"  ratio REST/engine (median of windows) {rest['ratio']:.3f}   target >= {rest['target']}   "
+        f"{_verdict(rest['pass'])}"
+    )
+    cold = report["cold_start"]
+    print(f"\nCold start (median of {len(cold['runs'])} launches of spreadapi-conformance serve)")
+    print(f"  launch -> GET /api/v1/services 200:    {cold['services_200_s']:.2f} s")
+    print(f"  launch -> first POST execute 200:      {cold['execute_200_s']:.2f} s")
+    print(f"  target <= {cold['target_s']:g} s   {_verdict(cold['pass'])}")
+    print(
+        f"\nload average (1, 5, 15 min): start {report['meta']['loadavg_start']}, end {report['meta']['loadavg_end']}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short smoke run: fewer samples, shorter windows")
+    parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json", help="where to write figures")
+    parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument("--compile-probe", nargs=2, metavar=("ENGINE", "SERVICE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.compile_probe:
+        return compile_probe(*args.compile_probe)
+    plan = QUICK if args.quick else FULL
+    services = load_services()
+
+    report: dict[str, Any] = {
+        "meta": {
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "quick": args.quick,
+            "seed": args.seed,
+            "plan": plan.__dict__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "versions": _versions(),
+            "loadavg_start": _loadavg(),
+        }
+    }
+    try:
+        for engine in ENGINES:
+            _import_engine(engine)
+        cold = {}
+        for engine in ENGINES:
+            print(f"engine: cold compiles, {engine} …", file=sys.stderr, flush=True)
+            cold[engine] = cold_compiles(engine, list(services), plan.cold_process_each)
+        report["engine"] = {}
+        for service_id, service in services.items():
+            report["engine"][service_id] = {}
+            for engine in ENGINES:
+                print(f"engine: {service_id} / {engine} …", file=sys.stderr, flush=True)
+                row = bench_engine(service, engine, plan, args.seed, cold[engine][service_id])
+                report["engine"][service_id][engine] = row
+
+        with tempfile.TemporaryDirectory(prefix="spreadapi-bench-") as tmp:
+            workdir = Path(tmp)
+
+            # The last cold-started server goes on to serve the REST throughput run.
+            def rest(srv: Server) -> None:
+                print("rest: throughput …", file=sys.stderr, flush=True)
+                report["rest"] = bench_rest(plan, services, args.seed, workdir, srv)
+
+            print("cold start …", file=sys.stderr, flush=True)
+            body = {"inputs": sample_inputs(services[REST_SERVICE], 1, args.seed)[0]}
+            report["cold_start"] = bench_cold_start(plan, body, workdir, then=rest)
+    except Exception:
+        traceback.print_exc()
+        print("benchmark failed; nothing written", file=sys.stderr)
+        return 1
+
+    report["meta"]["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    report["meta"]["loadavg_end"] = _loadavg()
+    print_report(report)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.json}")
+    if report["rest"]["failed"]:
+        print(f"error: {report['rest']['failed']} REST requests failed: {report['rest']['statuses']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
