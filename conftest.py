@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from spreadapi_conformance.fixtures import ServiceDef, load_services
-from spreadapi_conformance.target import PublishedService, TargetError, TargetSpec, load_target
+from spreadapi_conformance.target import OAuthSpec, PublishedService, TargetError, TargetSpec, load_target
 
 settings.register_profile(
     "ci",
@@ -99,7 +99,13 @@ def _in_process_target() -> Target:
         s.id: PublishedService(id=s.id, fixture=s.id, public=s.public, token=reference.service_tokens.get(s.id))
         for s in reference.services.values()
     }
-    return Target(spec=TargetSpec(base_url=None, services=services), app=reference.app)
+    spec = TargetSpec(
+        base_url=None,
+        services=services,
+        mcp_tokens=dict(reference.mcp_tokens),
+        oauth=OAuthSpec(registration=True),
+    )
+    return Target(spec=spec, app=reference.app)
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
+import redis
 
 from spreadapi_conformance.target import TargetSpec, load_target
 
@@ -46,7 +48,7 @@ class Served:
         return self.process.stderr.read() if self.process.stderr else ""
 
 
-def start_serve(tmp_path: Path, *args: str, timeout: float = 30) -> Served:
+def start_serve(tmp_path: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> Served:
     port = free_port()
     target_file = tmp_path / f"target-{port}.toml"
     command = [
@@ -60,7 +62,8 @@ def start_serve(tmp_path: Path, *args: str, timeout: float = 30) -> Served:
         str(target_file),
         *args,
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    environment = {**os.environ, **(env or {})}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment)
     served = Served(process, f"http://127.0.0.1:{port}", target_file)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -78,14 +81,26 @@ def start_serve(tmp_path: Path, *args: str, timeout: float = 30) -> Served:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator:
-    """A factory: serve(*cli_args) starts one more server; all are stopped at teardown."""
+    """A factory: serve(*cli_args, env={...}) starts one more server; all are stopped at teardown."""
     started: list[Served] = []
 
-    def start(*args: str) -> Served:
-        served = start_serve(tmp_path, *args)
+    def start(*args: str, env: dict[str, str] | None = None) -> Served:
+        served = start_serve(tmp_path, *args, env=env)
         started.append(served)
         return served
 
     yield start
     for served in started:
         served.stop()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A fresh key prefix in Redis database 15; every key under it is deleted afterwards."""
+    prefix = f"test:{uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -7,7 +7,6 @@ import secrets
 import stat
 import subprocess
 import sys
-from uuid import uuid4
 
 import httpx
 import pytest
@@ -48,17 +47,6 @@ def test_base_url_is_what_the_documents_advertise(serve):
     assert document["servers"] == [{"url": "https://calc.example.test"}]
     listing = httpx.get(f"{served.base_url}/api/v1/services").json()["services"]
     assert all(s["endpoint"].startswith("https://calc.example.test/api/v1/services/") for s in listing)
-
-
-@pytest.fixture
-def redis_prefix():
-    prefix = f"test:{uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.mark.redis
@@ -107,6 +95,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
         (("serve", "--service-token", "nosuch=svc_tk_" + "ab" * 32), "no fixture service named nosuch"),
         (("serve", "--redis-url", "redis://:hunter2@127.0.0.1:1/0"), "cannot reach Redis at redis://:***@"),
         (("serve", "--redis-url", "ftp://127.0.0.1"), "unsupported token store URL scheme"),
+        (("serve", "--admin-token", "hunter2"), "the admin token must be at least 16 characters"),
+        (("serve", "--redirect-allowlist", "http://app.example/cb"), "--redirect-allowlist: must be https"),
+        (("serve", "--redirect-allowlist", "https://hunter2@app.example/*"), "--redirect-allowlist: must be https"),
     ],
 )
 def test_bad_configuration_is_one_clear_error(args, message):
