@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..fixtures import ServiceDef, load_services
-from . import oauth_authorize, oauth_metadata, oauth_register, oauth_token, rest, service_page
+from . import mcp_endpoints, oauth_authorize, oauth_metadata, oauth_register, oauth_token, rest, service_page
 from .admin import ADMIN_ROUTES, admin_token_problem
 from .catalog import Catalog
 from .config import ReferenceConfig
@@ -52,6 +52,10 @@ ROUTES = [
     Route("/api/oauth/token", oauth_token.token_wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"]),
     # The service page (the seed's Option 1 "Update UI"): OpenAPI URL, MCP URL, Claude Desktop config
     Route("/services/{service_id}", service_page.service_page, methods=["GET"]),
+    # MCP over Streamable HTTP (mcp_endpoints): single-service (Claude), the bridge (MCP tokens), /api/mcp (ChatGPT)
+    Route("/api/mcp/services/{service_id}", mcp_endpoints.SERVICE_ENDPOINT),
+    Route("/api/mcp/bridge", mcp_endpoints.BRIDGE_ENDPOINT),
+    Route("/api/mcp", mcp_endpoints.MCP_ENDPOINT),
 ]
 
 
@@ -88,7 +92,8 @@ def build_app(
             threading.Thread(target=catalog.warm_up, name="warm-up", daemon=True).start()
         for hook in on_startup:
             await hook()
-        yield
+        async with app.state.mcp.run():  # the MCP session managers live as long as the app
+            yield
         await store.aclose()
 
     app = Starlette(
@@ -104,6 +109,7 @@ def build_app(
     app.state.oauth_clients = OAuthClients(store)
     app.state.oauth_codes = OAuthCodes(store)
     app.state.oauth_tokens = OAuthTokens(store, app.state.mcp_tokens)
+    app.state.mcp = mcp_endpoints.McpEndpoints(config.base_url)
     return app
 
 

@@ -1,0 +1,113 @@
+"""Authentication checks that need nothing but the target file: challenges, header-only tokens, the bridge.
+
+The full matrix (expiry, revocation, tokens for other resources) issues and revokes credentials in the
+reference's store and lives in ``test_auth.py``; these run against any deployment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from ._support import (
+    BRIDGE_TOOLS,
+    JSON_RPC_HEADERS,
+    MODERN,
+    challenge,
+    initialize_message,
+    mcp_session,
+    prm_url,
+    rest_result,
+    service_path,
+)
+
+pytestmark = pytest.mark.conformance
+
+
+def private_path(target: Any) -> str:
+    return service_path(target.published("quote").id)
+
+
+def quote_token(target: Any) -> str:
+    token = target.auth("quote").get("Authorization", "").removeprefix("Bearer ")
+    if not token:
+        pytest.skip("the target file gives no token for the private service")
+    return token
+
+
+async def initialize(client: httpx.AsyncClient, path: str, **headers: str) -> httpx.Response:
+    return await client.post(path, json=initialize_message(), headers={**JSON_RPC_HEADERS, **headers})
+
+
+async def check_challenge(client: httpx.AsyncClient, target: Any, response: httpx.Response, path: str) -> None:
+    assert response.status_code == 401, f"HTTP {response.status_code}: {response.text[:300]}"
+    scheme, params = challenge(response)
+    assert scheme.lower() == "bearer"
+    assert params.get("resource_metadata") == prm_url(target.base_url, path), params
+    assert "error" not in params, "no credential was presented: RFC 6750 §3.1 says no error code"
+    document = await client.get(params["resource_metadata"].removeprefix(target.base_url.rstrip("/")))
+    assert document.status_code == 200, document.text
+    assert document.json()["resource"] == target.base_url.rstrip("/") + path
+
+
+async def test_private_endpoint_challenges_with_its_metadata(mcp_target, client):
+    """MCP-AUTH-030 MUST: the private service's endpoint without a credential is 401 with WWW-Authenticate:
+    Bearer resource_metadata="…" naming its RFC 9728 document, whose resource is the endpoint's URL."""
+    path = private_path(mcp_target)
+    await check_challenge(client, mcp_target, await initialize(client, path), path)
+
+
+async def test_oauth_endpoint_challenges_with_its_metadata(mcp_target, client):
+    """MCP-AUTH-031 MUST: /api/mcp without a credential is 401 pointing at its protected-resource metadata."""
+    await check_challenge(client, mcp_target, await initialize(client, "/api/mcp"), "/api/mcp")
+
+
+@pytest.mark.parametrize("name", ["access_token", "token"])
+async def test_query_string_token_is_not_read(mcp_target, client, name):
+    """MCP-AUTH-032 MUST: a valid service token in the query string is ignored: 401 as without one."""
+    path = private_path(mcp_target)
+    response = await client.post(
+        path, json=initialize_message(), headers=JSON_RPC_HEADERS, params={name: quote_token(mcp_target)}
+    )
+    await check_challenge(client, mcp_target, response, path)
+
+
+async def test_garbage_token_is_invalid_token(mcp_target, client):
+    """MCP-AUTH-033 MUST: an unknown token on the private endpoint is 401 with error="invalid_token"."""
+    response = await initialize(client, private_path(mcp_target), authorization="Bearer not-a-real-token")
+    assert response.status_code == 401, response.text
+    assert challenge(response)[1].get("error") == "invalid_token"
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+async def test_scheme_is_case_insensitive(mcp_target, client, scheme):
+    """MCP-AUTH-034 MUST: "bearer <token>" in any case opens the private endpoint."""
+    response = await initialize(client, private_path(mcp_target), authorization=f"{scheme} {quote_token(mcp_target)}")
+    assert response.status_code == 200, response.text
+
+
+async def test_bridge_with_an_mcp_token(mcp_target, client):
+    """MCP-TOOLS-040 MUST: the bridge, with the target's MCP token, lists its tools and computes what REST
+    execute computes for the same inputs."""
+    token = mcp_target.spec.mcp_tokens.get("all")
+    if not token:
+        pytest.skip("the target file gives no MCP token named 'all'")
+    fixture = mcp_target.fixture("loan-calculator")
+    service_id = mcp_target.published("loan-calculator").id
+    inputs = fixture.golden[0]["inputs"]
+    response = await client.post(mcp_target.execute_path("loan-calculator"), json={"inputs": inputs})
+    assert response.status_code == 200, response.text
+    async with mcp_session(mcp_target.app, "/api/mcp/bridge", token, MODERN, mcp_target.base_url) as session:
+        assert [t.name for t in (await session.list_tools()).tools] == BRIDGE_TOOLS
+        result = await session.call_tool("spreadapi_calc", {"serviceId": service_id, "inputs": inputs})
+    assert not result.is_error, result
+    assert rest_result(result.structured_content) == rest_result(response.json())
+
+
+async def test_bridge_without_a_token_is_401(mcp_target, client):
+    """MCP-AUTH-035 MUST: the bridge without a credential is 401 with a Bearer challenge."""
+    response = await initialize(client, "/api/mcp/bridge")
+    assert response.status_code == 401, response.text
+    assert challenge(response)[0].lower() == "bearer"
