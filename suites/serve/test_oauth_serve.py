@@ -132,7 +132,7 @@ def test_whole_flow_over_loopback_as_a_browser_drives_it(serve, redis_prefix):
         access = exchanged.json()["access_token"]
         assert looks_like(access, "oat_") and exchanged.json()["expires_in"] == 43200
 
-    # Until the MCP endpoint exists, the token's mapping is checked in the store the server wrote.
+    # The token's mapping as an operator finds it with redis-cli: hashes only, bound to /api/mcp.
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     record = client.hgetall(f"{redis_prefix}oauth:token:{hashlib.sha256(access.encode()).hexdigest()}")
     client.close()
@@ -198,3 +198,18 @@ def test_redirect_allowlist(serve):
         assert response.status_code == 400 and response.json()["error"] == "invalid_redirect_uri", refused
     # ChatGPT's, Claude's and loopback stay allowed with an allowlist.
     assert _register(allowed, "https://claude.ai/api/mcp/auth_callback", "http://localhost/cb").status_code == 201
+
+
+@pytest.mark.redis
+async def test_connector_flow_over_loopback_from_401_to_a_tool_call(serve, redis_prefix):
+    """The ChatGPT connector flow against a served reference on Redis: discovery from /api/mcp's 401,
+    registration, consent, exchange, then initialize, tools/list and tools/call with the token."""
+    from suites.mcp._connector import chatgpt_connector_flow
+
+    served = serve("--redis-url", REDIS_URL, "--store-prefix", redis_prefix)
+    target = served.target
+    async with httpx.AsyncClient(base_url=served.base_url, timeout=30) as http:
+        run = await chatgpt_connector_flow(
+            http, None, served.base_url, target.mcp_tokens["all"], target.oauth.redirect_uri
+        )
+    assert "spreadapi_calc" in run.tools and not run.calc.is_error, run.calc
