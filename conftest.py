@@ -18,6 +18,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from spreadapi_conformance.fixtures import ServiceDef, load_services
+from spreadapi_conformance.report import evidence
+from spreadapi_conformance.report.evidence import RateLimiter
+from spreadapi_conformance.report.masking import register_secrets
 from spreadapi_conformance.target import OAuthSpec, PublishedService, TargetError, TargetSpec, load_target
 
 settings.register_profile(
@@ -43,6 +46,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("SPREADAPI_TARGET"),
         help="target file of the deployment to check (default: the in-process reference)",
     )
+    parser.addoption(
+        "--max-rps",
+        type=float,
+        default=float(os.environ.get("SPREADAPI_MAX_RPS") or 0) or None,
+        help="at most this many requests per second to a live target, across all checks (default: unbounded)",
+    )
+    parser.addoption(
+        "--mcp-revision",
+        action="append",
+        default=[r for r in os.environ.get("SPREADAPI_MCP_REVISIONS", "").split(",") if r],
+        help="an MCP revision to check (repeatable). Accepted and passed on; the MCP checks do not read it "
+        "yet and test every revision the SDK offers.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,15 +71,18 @@ class Target:
 
     spec: TargetSpec
     app: Any = None  # the ASGI app when in process
+    limiter: RateLimiter | None = None  # --max-rps, for a live target
 
     @property
     def base_url(self) -> str:
         return self.spec.base_url or "http://testserver"
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """An HTTP client on the target; its exchanges are certify's evidence, paced by --max-rps."""
         if self.app is not None:
             kwargs.setdefault("transport", httpx.ASGITransport(app=self.app))
         kwargs.setdefault("timeout", 30)
+        kwargs["event_hooks"] = evidence.event_hooks(self.limiter, kwargs.get("event_hooks"))
         return httpx.AsyncClient(base_url=self.base_url, **kwargs)
 
     def published(self, fixture_id: str) -> PublishedService:
@@ -112,11 +131,16 @@ def _in_process_target() -> Target:
 def target(pytestconfig: pytest.Config) -> Target:
     path = pytestconfig.getoption("--target")
     if not path:
-        return _in_process_target()
-    try:
-        return Target(spec=load_target(path))
-    except TargetError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        target = _in_process_target()
+    else:
+        try:
+            spec = load_target(path)
+        except TargetError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        rate = pytestconfig.getoption("--max-rps")
+        target = Target(spec=spec, limiter=RateLimiter(rate) if rate else None)
+    register_secrets(target.spec.secrets())  # masked in every report
+    return target
 
 
 @pytest.fixture

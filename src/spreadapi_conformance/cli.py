@@ -1,4 +1,4 @@
-"""The command line: ``serve`` runs the reference, ``certify`` checks a target."""
+"""The command line: ``serve`` runs the reference, ``certify`` checks a target, ``checks`` lists the catalogue."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from .catalog import OPTIONS as OPTION_NAMES
 from .engine import ENGINES
 
 app = typer.Typer(
@@ -145,6 +146,7 @@ def serve(
                 # Registration is always on; any loopback URI is accepted, so the default one is usable.
                 oauth=OAuthSpec(registration=True),
                 admin_token=config.admin_token,
+                claims=tuple(OPTION_NAMES),  # the reference serves every integration option
             )
             typer.echo(f"target file written to {write_target}", err=True)
         store = "redis" if redis_url else "memory"
@@ -165,30 +167,111 @@ def serve(
 
 @app.command()
 def certify(
-    target: Annotated[Path | None, typer.Option(help="Target file of a deployment; default: in-process.")] = None,
-    in_process: Annotated[bool, typer.Option("--in-process", help="Certify the embedded reference.")] = False,
-    report_dir: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("reports"),
+    target: Annotated[
+        Path | None, typer.Option(help="Target file of a deployment (serve --write-target writes one).")
+    ] = None,
+    in_process: Annotated[
+        bool, typer.Option("--in-process", help="Certify the embedded reference (the default).")
+    ] = False,
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option",
+            help=f"An integration option to certify; repeatable. Default: every one ({', '.join(OPTION_NAMES)}).",
+        ),
+    ] = [],  # noqa: B006 (typer reads the default, it is never mutated)
+    report_dir: Annotated[Path, typer.Option(help="Where report.json, junit.xml and report.html go.")] = Path(
+        "reports"
+    ),
+    max_rps: Annotated[
+        float | None,
+        typer.Option(help="At most this many requests per second to a live target (token bucket). Default: no limit."),
+    ] = None,
+    mcp_revision: Annotated[
+        list[str],
+        typer.Option(
+            help="An MCP revision to check; repeatable. Accepted and passed to the checks "
+            "(SPREADAPI_MCP_REVISIONS), which ignore it for now and test every revision the SDK offers."
+        ),
+    ] = [],  # noqa: B006
+    select: Annotated[
+        str | None, typer.Option("-k", "--select", help="Run only the checks matching this pytest -k expression.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
 ) -> None:
-    """Run the conformance checks against a target and write reports (junit.xml)."""
-    import pytest
+    """Run the conformance checks against a target, print a verdict per option, write the reports.
 
-    from .target import TargetError, load_target
+    Exit code 0: every MUST check of the certified options passed. 1: one failed.
+
+    Exit code 2: the target cannot be certified (unreachable, wrong URL, refused token, malformed file)."""
+    from .certify import CertifyRequest, run
 
     if target and in_process:
-        raise typer.BadParameter("give either --target or --in-process, not both")
-    if target:
-        try:
-            load_target(target)
-        except TargetError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-    report_dir.mkdir(parents=True, exist_ok=True)
-    suites = Path(__file__).resolve().parents[2] / "suites"
-    args = [str(suites), "-m", "conformance", "-q", f"--junitxml={report_dir / 'junit.xml'}", "-p", "no:cacheprovider"]
-    if target:
-        args.append(f"--target={target}")
-    code = pytest.main(args)
-    raise typer.Exit(int(code))
+        typer.echo("error: give either --target or --in-process, not both", err=True)
+        raise typer.Exit(2)
+    request = CertifyRequest(
+        target=target,
+        options=option,
+        report_dir=report_dir,
+        max_rps=max_rps,
+        mcp_revisions=mcp_revision,
+        select=select,
+        progress=progress,
+    )
+    raise typer.Exit(run(request))
+
+
+@app.command()
+def checks(
+    option: Annotated[list[str], typer.Option("--option", help="Only the checks of this option; repeatable.")] = [],  # noqa: B006
+    area: Annotated[str | None, typer.Option(help="Only this area: REST, OPENAPI, OAUTH, MCP.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+) -> None:
+    """List the requirement catalogue: ID, level, options, title (and source with --json)."""
+    import json
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .catalog import load_catalog
+
+    if unknown := [o for o in option if o not in OPTION_NAMES]:
+        typer.echo(f"error: unknown option {', '.join(unknown)} (known: {', '.join(OPTION_NAMES)})", err=True)
+        raise typer.Exit(2)
+    selected = [
+        r
+        for r in load_catalog().values()
+        if (not option or set(option) & set(r.options)) and (area is None or r.area == area.upper())
+    ]
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in selected], indent=2, ensure_ascii=False))
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("id", "level", "options", "title"):
+        table.add_column(column, overflow="fold")
+    for r in selected:
+        table.add_row(r.id, r.level, ", ".join(r.options), r.title)
+    console = Console(highlight=False)
+    console.print(table)
+    must = sum(r.level == "MUST" for r in selected)
+    console.print(f"{len(selected)} requirements ({must} MUST, {len(selected) - must} SHOULD)")
+
+
+@app.command()
+def bridge() -> None:
+    """Serve MCP on stdio, forwarding to a SpreadAPI deployment (the Claude Desktop bridge).
+
+    Configured by the environment, as the npm spreadapi-mcp is: SPREADAPI_URL (the base URL, or an
+    /api/mcp… endpoint as it is), SPREADAPI_SERVICE_ID (one service: {URL}/api/mcp/services/{id};
+    without it the multi-service {URL}/api/mcp/bridge), SPREADAPI_TOKEN (a service token, none for a
+    public service; an MCP token spapi_live_… for the bridge), SPREADAPI_LOG_LEVEL (stderr, default
+    warning). Exits 1 with a message on stderr when the configuration is missing, the server cannot be
+    reached or refuses the token.
+    """
+    from .bridge import main
+
+    raise typer.Exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

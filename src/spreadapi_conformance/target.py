@@ -3,6 +3,8 @@
 A target file (``serve --write-target`` writes one; an operator writes one for staging)::
 
     base_url = "https://staging.example.com"
+    claims = ["rest-actions", "claude-desktop"]   # the integration options to certify (catalog.OPTIONS);
+                                                  # default: all of them (serve writes all of them)
 
     [services.quote]            # the id the service was published under
     fixture = "quote"           # which fixtures/workbooks/*.xlsx it was published from
@@ -32,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+
+from .fixtures import load_services
 
 
 class TargetError(ValueError):
@@ -65,6 +69,7 @@ class TargetSpec:
     mcp_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # name -> spapi_live_…
     oauth: OAuthSpec | None = None  # None: the target file says nothing about OAuth
     admin_token: str | None = field(default=None, repr=False)  # None: no revocation from outside
+    claims: tuple[str, ...] | None = None  # integration options the deployment claims; None: every one
 
     @property
     def in_process(self) -> bool:
@@ -98,16 +103,24 @@ def load_target(path: str | os.PathLike[str]) -> TargetSpec:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TargetError(f"target file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TargetError(f"target file {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"target file {path} is not valid TOML: {exc}") from None
     base_url = raw.get("base_url")
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise TargetError(f"target file {path}: base_url must be an http:// or https:// URL")
+    known = load_services()
     services: dict[str, PublishedService] = {}
-    for published_id, entry in (raw.get("services") or {}).items():
+    for published_id, entry in (_table(raw.get("services"), "services", path) or {}).items():
         if not isinstance(entry, dict):
             raise TargetError(f"target file {path}: [services.{published_id}] must be a table")
         fixture = entry.get("fixture", published_id)
+        if not isinstance(fixture, str) or fixture not in known:
+            raise TargetError(
+                f"target file {path}: services.{published_id}.fixture must name a fixture service "
+                f"({', '.join(sorted(known))})"
+            )
         services[fixture] = PublishedService(
             id=published_id,
             fixture=fixture,
@@ -121,7 +134,22 @@ def load_target(path: str | os.PathLike[str]) -> TargetSpec:
         mcp_tokens=_mcp_tokens(raw.get("mcp_tokens"), path),
         oauth=_oauth(raw.get("oauth"), path),
         admin_token=_admin_token(raw.get("admin"), path),
+        claims=_claims(raw.get("claims"), path),
     )
+
+
+def _claims(value: Any, path: Path) -> tuple[str, ...] | None:
+    from .catalog import OPTIONS
+
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TargetError(f"target file {path}: claims must be a list of option names")
+    if unknown := [v for v in value if v not in OPTIONS]:
+        raise TargetError(
+            f"target file {path}: claims names unknown options {', '.join(unknown)} (known: {', '.join(OPTIONS)})"
+        )
+    return tuple(dict.fromkeys(value))
 
 
 def _table(value: Any, name: str, path: Path) -> dict[str, Any] | None:
@@ -164,9 +192,11 @@ def write_target(
     mcp_tokens: dict[str, str] | None = None,
     oauth: OAuthSpec | None = None,
     admin_token: str | None = None,
+    claims: tuple[str, ...] | list[str] | None = None,
 ) -> None:
     document: dict[str, Any] = {
         "base_url": base_url,
+        **({"claims": list(claims)} if claims is not None else {}),
         "services": {
             s.id: {"fixture": s.fixture, "public": s.public, **({"token": s.token} if s.token else {})}
             for s in services

@@ -307,4 +307,8 @@ async def test_prompts_and_resources_are_empty(mcp_target, revision):
         assert (await s.list_resource_templates()).resource_templates == []
         with pytest.raises(MCPError) as raised:
             await s.read_resource("spreadapi://no/such/resource")
+        # A declared capability's methods exist: an unknown prompt is the spec's -32602, not -32601.
+        with pytest.raises(MCPError) as unknown_prompt:
+            await s.get_prompt("spreadapi_no_such_prompt")
     assert raised.value.code in (types.INVALID_PARAMS, -32002), raised.value
+    assert unknown_prompt.value.code == types.INVALID_PARAMS, unknown_prompt.value

@@ -27,7 +27,7 @@ import httpx
 import pytest
 import yaml
 
-from ..browser._live import REPORTS, Live, live_reference, node_env, npm_tool, which_node
+from ..browser._live import REPORTS, Live, live_reference
 from ..serve.conftest import free_port
 
 pytestmark = pytest.mark.live
@@ -43,24 +43,6 @@ RUNS = {"plain": None, "mcp-resource": "/api/mcp", "service-resource": f"/api/mc
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with live_reference(tmp_path_factory.mktemp("mcp-official-live")) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def conformance() -> tuple[list[str], dict[str, str]]:
-    """The harness command and its environment (Node 22 first on PATH); fails if either is missing or broken."""
-    tool = npm_tool("conformance")
-    env = node_env()
-    node = which_node(env)
-    version = subprocess.run([node or "node", "--version"], capture_output=True, text=True, env=env).stdout.strip()
-    if not version.startswith("v") or int(version[1:].split(".")[0]) < 22:
-        found = f"{version or 'no node'} at {node}"
-        pytest.fail(
-            f"the conformance suite needs Node >= 22, found {found}; run scripts/install-tools.sh", pytrace=False
-        )
-    check = subprocess.run([str(tool), "--version"], capture_output=True, text=True, env=env, timeout=60)
-    if check.returncode != 0 or check.stdout.strip() != "0.2.0-alpha.12":
-        pytest.fail(f"{tool} --version: {check.stdout.strip()} {check.stderr.strip()[-500:]}", pytrace=False)
-    return [str(tool)], env
 
 
 @pytest.fixture(scope="module")

@@ -379,8 +379,9 @@ async def _discover(ctx: ServerRequestContext[Any, Any], params: types.RequestPa
 
 # The reference has tools only. Prompts and resources are declared but empty, so generic clients (and the
 # official suite's list and caching scenarios) get lists instead of -32601; reading any resource is "not
-# found" (-32602, as the SDK's MCPServer answers it). logging/setLevel (handshake revisions) is accepted:
-# the server never sends log messages, so any level is honoured.
+# found" and getting any prompt is "unknown prompt" (both -32602, as the spec's error tables and the SDK's
+# MCPServer answer them: a declared capability's methods exist). logging/setLevel (handshake revisions) is
+# accepted: the server never sends log messages, so any level is honoured.
 
 
 async def _no_prompts(ctx: ServerRequestContext[Any, Any], params: Any) -> types.ListPromptsResult:
@@ -399,6 +400,10 @@ async def _read_resource(ctx: ServerRequestContext[Any, Any], params: types.Read
     raise MCPError(types.INVALID_PARAMS, f"Resource not found: {params.uri}", {"uri": params.uri})
 
 
+async def _get_prompt(ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams) -> Any:
+    raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}", {"name": params.name})
+
+
 async def _set_level(ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams) -> types.EmptyResult:
     return types.EmptyResult()
 
@@ -414,6 +419,7 @@ def build_server(family: Family) -> Server[Any]:
         on_list_tools=_list_tools,
         on_call_tool=_call_tool,
         on_list_prompts=_no_prompts,
+        on_get_prompt=_get_prompt,
         on_list_resources=_no_resources,
         on_list_resource_templates=_no_templates,
         on_read_resource=_read_resource,

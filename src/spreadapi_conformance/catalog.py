@@ -1,0 +1,121 @@
+"""The requirement catalogue: what each conformance check enforces, at which level, for which options.
+
+The data is ``catalog.toml`` next to this module; ``certify``'s reports, ``spreadapi-conformance
+checks`` and ``suites/meta/test_catalog.py`` read it from here. A check names its requirement in the
+first words of its docstring (``"REST-EXEC-001 MUST: golden cases via POST ..."``);
+:func:`docstring_requirement` reads that back.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+# The integration options a deployment can claim, in the order reports show them.
+OPTIONS: dict[str, str] = {
+    "rest-actions": "Option 1: ChatGPT via REST + per-service OpenAPI (Actions)",
+    "chatgpt-single-oauth": "Option 2: ChatGPT via single-service OAuth + MCP",
+    "chatgpt-multi-oauth": "Option 3: ChatGPT via multi-service OAuth + /api/mcp",
+    "claude-desktop": "Claude Desktop: single-service MCP (+ the stdio bridge) with service tokens",
+    "legacy-bridge": "Legacy multi-service bridge with MCP tokens",
+}
+
+# Areas by ID prefix, in report order; an unknown prefix is an error in the catalogue.
+AREAS: dict[str, str] = {
+    "REST": "REST API",
+    "OPENAPI": "OpenAPI documents (ChatGPT Actions)",
+    "OAUTH": "OAuth authorization server",
+    "MCP": "MCP endpoints",
+}
+
+LEVELS = ("MUST", "SHOULD")
+ID_PATTERN = re.compile(r"^(?P<area>[A-Z]+)-[A-Z]+-\d{3}$")
+# "REST-EXEC-001 MUST: ..." at the start of a docstring; the level is optional in the pattern so that a
+# docstring with an ID but no level is found (and reported), not silently taken for an unmapped test.
+_DOCSTRING = re.compile(r"^\s*(?P<id>[A-Z]+-[A-Z]+-\d{3})(?:\s+(?P<level>MUST|SHOULD))?\s*:")
+
+
+class CatalogError(ValueError):
+    """The catalogue file is malformed; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    title: str
+    source: str
+    level: str  # "MUST" | "SHOULD"
+    options: tuple[str, ...]
+    area: str  # the ID's prefix: REST, OPENAPI, OAUTH, MCP
+
+    @property
+    def group(self) -> str:
+        """The first two parts of the ID (REST-EXEC), for finer grouping."""
+        return self.id.rsplit("-", 1)[0]
+
+
+def docstring_requirement(doc: str | None) -> tuple[str, str | None] | None:
+    """``(id, level)`` named at the start of a check's docstring, or None when it names none."""
+    match = _DOCSTRING.match(doc or "")
+    return (match["id"], match["level"]) if match else None
+
+
+def parse_catalog(data: dict[str, Any]) -> dict[str, Requirement]:
+    """Validate the TOML document and build the requirements, in file order."""
+    catalog: dict[str, Requirement] = {}
+    for rid, entry in data.items():
+        match = ID_PATTERN.match(rid)
+        if not match:
+            raise CatalogError(f"{rid!r} is not an ID of the form AREA-GROUP-NNN")
+        if match["area"] not in AREAS:
+            raise CatalogError(f"{rid}: unknown area {match['area']!r} (known: {', '.join(AREAS)})")
+        if not isinstance(entry, dict):
+            raise CatalogError(f"{rid} must be a table")
+        if unknown := set(entry) - {"title", "source", "level", "options"}:
+            raise CatalogError(f"{rid}: unknown keys {sorted(unknown)}")
+        for key in ("title", "source"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise CatalogError(f"{rid}: {key} must be a non-empty string")
+        if "\n" in entry["title"]:
+            raise CatalogError(f"{rid}: the title must be one line")
+        if entry.get("level") not in LEVELS:
+            raise CatalogError(f"{rid}: level must be MUST or SHOULD")
+        options = entry.get("options")
+        if not isinstance(options, list) or not options:
+            raise CatalogError(f"{rid}: options must be a non-empty list")
+        if unknown := [o for o in options if o not in OPTIONS]:
+            raise CatalogError(f"{rid}: unknown options {unknown} (known: {', '.join(OPTIONS)})")
+        if len(set(options)) != len(options):
+            raise CatalogError(f"{rid}: an option is listed twice")
+        catalog[rid] = Requirement(
+            id=rid,
+            title=entry["title"].strip(),
+            source=entry["source"].strip(),
+            level=entry["level"],
+            options=tuple(options),
+            area=match["area"],
+        )
+    return catalog
+
+
+def catalog_text() -> str:
+    return resources.files(__package__).joinpath("catalog.toml").read_text(encoding="utf-8")
+
+
+@cache
+def load_catalog() -> dict[str, Requirement]:
+    """Every requirement by ID (TOML tables keep their order; duplicate IDs are a TOML error)."""
+    try:
+        data = tomllib.loads(catalog_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"catalog.toml is not valid TOML: {exc}") from None
+    return parse_catalog(data)
+
+
+def area_order(requirement: Requirement) -> tuple[int, str, int]:
+    """Report order: areas as in AREAS, then group and number."""
+    return (list(AREAS).index(requirement.area), requirement.group, int(requirement.id.rsplit("-", 1)[1]))

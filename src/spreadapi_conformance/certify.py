@@ -1,0 +1,263 @@
+"""``spreadapi-conformance certify``: run the catalogue against a target, print verdicts, write reports.
+
+The flow: load the catalogue and the target file, pre-flight a live target (one clear line and exit 2
+when it cannot be certified), run ``pytest -m conformance`` on ``suites/`` with the report plugin
+(checks of options not being certified are deselected), fold the outcomes into one result per
+requirement, derive a verdict per option, write report.json / junit.xml / report.html (masked) and
+exit 0 only when every MUST check of the certified options passed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .catalog import OPTIONS, CatalogError, load_catalog
+from .report.masking import Masker
+from .target import TargetError, TargetSpec, load_target
+
+SUITES = Path(__file__).resolve().parents[2] / "suites"
+EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_ERROR = 0, 1, 2
+
+
+class CertifyError(Exception):
+    """certify cannot run; the message is one line for stderr (exit 2)."""
+
+
+@dataclass
+class CertifyRequest:
+    target: Path | None = None  # None: the in-process reference
+    options: list[str] = field(default_factory=list)  # empty: every option
+    report_dir: Path = Path("reports")
+    max_rps: float | None = None
+    mcp_revisions: list[str] = field(default_factory=list)
+    select: str | None = None  # pytest -k expression, to run a subset
+    progress: bool = True
+
+
+def _target_summary(spec: TargetSpec | None, claims: tuple[str, ...]) -> dict[str, Any]:
+    if spec is None:
+        return {"source": "in-process", "base_url": None, "in_process": True, "claims": list(claims), "services": []}
+    return {
+        "source": spec.source,
+        "base_url": spec.base_url,
+        "in_process": False,
+        "claims": list(claims),
+        "services": [
+            {"id": s.id, "fixture": s.fixture, "public": s.public, "token_given": bool(s.token)}
+            for s in spec.services.values()
+        ],
+        "mcp_tokens": sorted(spec.mcp_tokens),  # names only
+        "oauth": None if spec.oauth is None else {"registration": spec.oauth.registration},
+        "admin": spec.admin_token is not None,
+    }
+
+
+def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...], list[str]]:
+    """Validate everything that can be checked before pytest starts: ``(spec, claims, requested)``."""
+    from .preflight import PreflightError, preflight
+
+    if unknown := [o for o in request.options if o not in OPTIONS]:
+        raise CertifyError(f"unknown option {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
+    if request.max_rps is not None and request.max_rps <= 0:
+        raise CertifyError("--max-rps must be a positive number")
+    try:
+        load_catalog()
+    except CatalogError as exc:
+        raise CertifyError(f"the requirement catalogue is broken: {exc}") from None
+    spec = None
+    if request.target is not None:
+        try:
+            spec = load_target(request.target)
+        except TargetError as exc:
+            raise CertifyError(str(exc)) from None
+    claims = tuple(OPTIONS) if spec is None or spec.claims is None else spec.claims
+    requested = list(dict.fromkeys(request.options)) or list(OPTIONS)
+    if not set(requested) & set(claims):
+        raise CertifyError(
+            f"the target claims none of the requested options ({', '.join(requested)}); it claims: "
+            f"{', '.join(claims) or 'nothing'}"
+        )
+    if spec is not None:
+        try:
+            preflight(spec, claims=claims)
+        except PreflightError as exc:
+            raise CertifyError(str(exc)) from None
+    return spec, claims, requested
+
+
+def run(request: CertifyRequest, out: Console | None = None, err: Console | None = None) -> int:
+    import pytest
+
+    from .report.plugin import ConformancePlugin
+    from .report.writer import build_report, write_reports
+
+    out = out or Console(highlight=False)
+    err = err or Console(stderr=True, highlight=False)
+    try:
+        spec, claims, requested = prepare(request)
+    except CertifyError as exc:
+        err.print(f"error: {escape(str(exc))}", soft_wrap=True)
+        return EXIT_ERROR
+    certified = [o for o in requested if o in claims]
+    reasons = {o: "not claimed by the target" for o in OPTIONS if o not in claims}
+    reasons.update({o: "not requested" for o in OPTIONS if o in claims and o not in requested})
+
+    report_dir = request.report_dir
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        err.print(f"error: cannot create the report folder {report_dir}: {exc.strerror or exc}", soft_wrap=True)
+        return EXIT_ERROR
+    junit = report_dir / "junit.xml"
+    args = [
+        str(SUITES),
+        "-m",
+        "conformance",
+        # The plugin shows progress and the summary; pytest's terminal output (and the -ra it
+        # needs from addopts) is off. --strict-markers stays, as in pyproject's addopts.
+        "-o",
+        "addopts=--strict-markers",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={junit}",
+    ]
+    if request.target is not None:
+        args.append(f"--target={request.target}")
+    if request.max_rps:
+        args.append(f"--max-rps={request.max_rps}")
+    for revision in request.mcp_revisions:
+        args.append(f"--mcp-revision={revision}")
+    if request.mcp_revisions:
+        os.environ["SPREADAPI_MCP_REVISIONS"] = ",".join(request.mcp_revisions)
+    if request.select:
+        args += ["-k", request.select]
+
+    plugin = ConformancePlugin(
+        load_catalog(),
+        certified,
+        secrets=spec.secrets() if spec else (),
+        not_certified_reasons=reasons,
+        progress=request.progress,
+    )
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    code = pytest.main(args, plugins=[plugin])
+    duration = time.monotonic() - clock
+
+    if plugin.collection_errors:
+        err.print(f"error: could not collect the checks: {escape(plugin.collection_errors[0])}", soft_wrap=True)
+        return EXIT_ERROR
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        err.print("error: no check matches the selection", soft_wrap=True)
+        return EXIT_ERROR
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        problem = (plugin.internal_errors or [f"pytest stopped with exit code {int(code)}"])[0]
+        err.print(f"error: the run did not complete: {escape(problem)}", soft_wrap=True)
+        return EXIT_ERROR
+
+    results = plugin.results()
+    unmapped = [
+        {"nodeid": t.nodeid, "requirement": t.requirement, "outcome": t.outcome, "reason": t.reason}
+        for t in plugin.unmapped()
+    ]
+    report = build_report(
+        results,
+        target=_target_summary(spec, claims),
+        requested=requested,
+        claimed=list(claims),
+        unmapped=unmapped,
+        run={
+            "version": _version(),
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "duration_s": round(duration, 1),
+            "requested_options": requested,
+            "certified_options": certified,
+            "select": request.select,
+            "max_rps": request.max_rps,
+            "mcp_revisions": request.mcp_revisions,
+            "tests": len(plugin.tests),
+            "python": sys.version.split()[0],
+        },
+    )
+    paths = write_reports(report, report_dir, plugin.masker())
+    _print_summary(out, report, plugin.masker(), paths, duration)
+    return EXIT_CERTIFIED if all(report["options"][o] == "pass" for o in certified) else EXIT_NOT_CERTIFIED
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("spreadapi-conformance")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "not-claimed": "dim"}
+
+
+def _first_line(text: str | None, limit: int = 160) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _print_summary(out: Console, report: dict[str, Any], masker: Masker, paths: dict[str, Path], took: float) -> None:
+    target = report["target"]
+    where = target["base_url"] or "the in-process reference"
+    out.print(f"\n[bold]Target[/]: {escape(where)} ({escape(target['source'])})")
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("option", "verdict", "checks", "passed", "failed", "warnings", "skipped"):
+        table.add_column(column, justify="left" if column in ("option", "verdict") else "right")
+    for option, verdict in report["options"].items():
+        d = report["option_details"][option]
+        table.add_row(
+            option,
+            f"[{VERDICT_STYLE[verdict]}]{verdict}[/]",
+            *(str(d[k]) for k in ("checks", "passed", "failed", "warnings", "skipped")),
+        )
+    out.print(table)
+    checks = report["checks"]
+    for outcome, title, style in (("failed", "Failed (MUST)", "red"), ("warning", "Warnings (SHOULD)", "yellow")):
+        shown = [c for c in checks if c["outcome"] == outcome]
+        if shown:
+            out.print(f"\n[bold {style}]{title}: {len(shown)}[/]")
+            for c in shown:
+                out.print(f"  [{style}]✗[/] {c['id']} {escape(c['title'])}", soft_wrap=True)
+                out.print(f"      [dim]{escape(masker.text(_first_line(c['reason'])))}[/]", soft_wrap=True)
+    skipped = [c for c in checks if c["outcome"] == "skipped"]
+    not_run = [c for c in skipped if (c["reason"] or "").startswith("not run:")]
+    ran = [c for c in skipped if c not in not_run]
+    if ran:
+        out.print(f"\n[bold]Skipped: {len(ran)}[/] (they do not fail certification)")
+        for c in ran:
+            out.print(f"  - {c['id']}: {escape(masker.text(_first_line(c['reason'])))}", soft_wrap=True)
+    if not_run:
+        reasons = sorted({_first_line(c["reason"], 300) for c in not_run})
+        out.print(f"\n[bold]Not run: {len(not_run)}[/] " + escape("; ".join(reasons)), soft_wrap=True)
+    s = report["summary"]
+    out.print(
+        f"\n{s['passed']} passed, {s['failed']} failed, {s['warnings']} warnings, {s['skipped']} skipped "
+        f"({report['run']['tests']} tests in {took:.1f} s)"
+    )
+    if report.get("unmapped_tests"):
+        out.print(f"[yellow]{len(report['unmapped_tests'])} conformance tests name no catalogue entry[/]")
+    out.print("Reports: " + ", ".join(str(p) for p in paths.values()), soft_wrap=True)
+    certified = report["run"]["certified_options"]
+    if all(report["options"][o] == "pass" for o in certified):
+        out.print(f"[bold green]Certified[/]: every MUST check of {', '.join(certified)} passed.", soft_wrap=True)
+    else:
+        failing = [o for o in certified if report["options"][o] == "fail"]
+        out.print(f"[bold red]Not certified[/]: MUST checks failed for {', '.join(failing)}.")

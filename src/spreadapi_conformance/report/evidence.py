@@ -1,0 +1,216 @@
+"""Evidence: the HTTP exchanges a check made, recorded by event hooks on the suite's HTTP clients.
+
+``Target.client()`` (the root ``conftest.py``) builds every client with :func:`event_hooks`. The hooks
+append each request to the recorder of the check that is running (the report plugin starts one per
+test; without a plugin nothing is recorded) and pace requests with the target's rate limiter. Only
+references are kept while the check runs (the last few); they become text, each body cut to 4 KB and
+every secret masked, only when a report needs them (:meth:`Recorder.evidence`), so passing checks cost
+nothing. A body is never read by the hooks: a streamed response (an SSE stream) is shown as not read.
+
+The hooks take any client with httpx's hook protocol (``httpx`` and the MCP SDK's ``httpx2``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .masking import Masker
+
+BODY_LIMIT = 4096  # characters of each body kept in evidence
+KEEP = 4  # exchanges kept per check: the last ones, which led to the outcome
+# Header values that are credentials whatever their format: shown as their scheme and token kind only.
+CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+
+
+@dataclass
+class _Exchange:
+    request: Any
+    response: Any = None
+    error: str | None = None
+
+
+@dataclass
+class Recorder:
+    """The exchanges of one check, newest last; older ones fall off beyond ``keep``."""
+
+    name: str = ""
+    keep: int = KEEP
+    total: int = 0  # every request the check made, kept or not
+    exchanges: deque[_Exchange] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exchanges = deque(maxlen=self.keep)
+        self._lock = threading.Lock()
+
+    def on_request(self, request: Any) -> None:
+        with self._lock:
+            self.exchanges.append(_Exchange(request))
+            self.total += 1
+
+    def on_response(self, response: Any) -> None:
+        with self._lock:
+            for exchange in reversed(self.exchanges):
+                if exchange.request is response.request and exchange.response is None:
+                    exchange.response = response
+                    return
+
+    def evidence(self, masker: Masker | None = None) -> list[dict[str, Any]]:
+        """The kept exchanges as JSON-ready dicts, masked, bodies cut to :data:`BODY_LIMIT`."""
+        masker = masker or Masker()
+        with self._lock:
+            kept = list(self.exchanges)
+        return [masker.obj(_describe(exchange)) for exchange in kept]
+
+
+_current: Recorder | None = None
+
+
+def start(name: str = "") -> Recorder:
+    """Record into a new recorder from now on (the plugin calls this as each check starts)."""
+    global _current
+    _current = Recorder(name)
+    return _current
+
+
+def stop() -> None:
+    global _current
+    _current = None
+
+
+def current() -> Recorder | None:
+    return _current
+
+
+class RateLimiter:
+    """A token bucket shared by every client of the run: at most ``rate`` requests per second on
+    average, bursts of up to ``burst``. Waiting is an ``asyncio.sleep`` in the request hook, so a
+    throttled check yields to others; the state is guarded by a thread lock, not bound to any event
+    loop (in-process tests run one loop per test)."""
+
+    def __init__(self, rate: float, burst: int | None = None, clock: Callable[[], float] = time.monotonic):
+        if rate <= 0:
+            raise ValueError("the rate must be positive")
+        self.interval = 1.0 / rate
+        self.burst = max(1, int(burst if burst is not None else rate))
+        self.clock = clock
+        self._tat = 0.0  # theoretical arrival time of the next request (GCRA)
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Claim the next slot; return how long to wait for it."""
+        with self._lock:
+            now = self.clock()
+            tat = max(self._tat, now)
+            wait = tat - (self.burst - 1) * self.interval - now
+            self._tat = tat + self.interval
+            return max(0.0, wait)
+
+    async def acquire(self) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+def event_hooks(limiter: RateLimiter | None = None, extra: dict[str, list] | None = None) -> dict[str, list]:
+    """``event_hooks`` for an async client: pace by ``limiter``, record into the running check's recorder.
+
+    ``extra`` (the caller's own hooks) run after these."""
+
+    async def on_request(request: Any) -> None:
+        if limiter is not None:
+            await limiter.acquire()
+        recorder = _current
+        if recorder is not None:
+            recorder.on_request(request)
+
+    async def on_response(response: Any) -> None:
+        recorder = _current
+        if recorder is not None:
+            recorder.on_response(response)
+
+    extra = extra or {}
+    return {
+        "request": [on_request, *extra.get("request", [])],
+        "response": [on_response, *extra.get("response", [])],
+    }
+
+
+# -- turning an exchange into text ------------------------------------------------------------------
+
+
+def _excerpt(raw: bytes | None, limit: int = BODY_LIMIT) -> str | None:
+    if raw is None:
+        return None
+    text = raw[: limit * 4].decode("utf-8", errors="replace")
+    if len(text) > limit or len(raw) > limit * 4:
+        return text[:limit] + f"… ({len(raw)} bytes in all)"
+    return text
+
+
+def _headers(headers: Any) -> dict[str, str]:
+    shown: dict[str, str] = {}
+    for name, value in headers.multi_items():
+        name = name.lower()
+        if name in CREDENTIAL_HEADERS:
+            value = _credential(value)
+        shown[name] = f"{shown[name]}, {value}" if name in shown else value
+    return shown
+
+
+def _credential(value: str) -> str:
+    """A credential header as its scheme and the kind of token: ``Bearer svc_tk_…(masked)``."""
+    from .masking import MASK, TOKEN_PREFIXES
+
+    scheme, _, rest = value.strip().partition(" ")
+    if not rest:  # no scheme: the whole value is the secret
+        scheme, rest = "", scheme
+    rest = rest.strip()
+    kind = next((p for p in TOKEN_PREFIXES if rest.startswith(p)), "")
+    shown = f"{kind}{MASK}" if rest else ""
+    return f"{scheme} {shown}".strip()
+
+
+def _request_body(request: Any) -> str | None:
+    try:
+        content = request.content
+    except Exception:  # a streamed upload (a chunked body) is not kept
+        return "(streamed body, not recorded)"
+    return _excerpt(content) if content else None
+
+
+def _response_body(response: Any) -> str | None:
+    try:
+        content = response.content
+    except Exception:  # never read: a stream the check left open, or a body it did not need
+        return "(body not read)"
+    return _excerpt(content)
+
+
+def _describe(exchange: _Exchange) -> dict[str, Any]:
+    request, response = exchange.request, exchange.response
+    described: dict[str, Any] = {
+        "request": {
+            "method": request.method,
+            "url": str(request.url),
+            "headers": _headers(request.headers),
+            "body": _request_body(request),
+        },
+        "response": None,
+    }
+    if response is not None:
+        described["response"] = {
+            "status": response.status_code,
+            "headers": _headers(response.headers),
+            "body": _response_body(response),
+        }
+    elif exchange.error:
+        described["error"] = exchange.error
+    else:
+        described["error"] = "no response recorded (the connection failed or the check stopped waiting)"
+    return described

@@ -1,0 +1,159 @@
+"""Fixtures for the tests of certify itself: runs of the command in a subprocess, a fake target.
+
+``certify_in_process`` is one full in-process certify, run once per session and shared. ``fake_target``
+is a tiny Starlette app under uvicorn in a thread: under ``/broken`` a SpreadAPI listing and HTTP 500
+(echoing the caller's credentials) for everything else, elsewhere 404 (a wrong base URL).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ..serve.conftest import free_port
+
+SECRET_QUOTE_TOKEN = "svc_tk_" + "5eed" * 16  # the fake target's "private service token"
+SECRET_MCP_TOKEN = "spapi_live_" + "c0de" * 16
+SECRET_ADMIN_TOKEN = "admin-secret-for-the-fake-target"
+
+
+@dataclass
+class Certified:
+    """One finished certify run."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    report_dir: Path
+
+    def file(self, name: str) -> Path:
+        return self.report_dir / name
+
+    def json(self) -> dict[str, Any]:
+        import json
+
+        return json.loads(self.file("report.json").read_text(encoding="utf-8"))
+
+
+def certify(report_dir: Path, *args: str, timeout: float = 600, env: dict[str, str] | None = None) -> Certified:
+    """``spreadapi-conformance certify --report-dir DIR ARGS`` in a subprocess."""
+    command = [sys.executable, "-m", "spreadapi_conformance", "certify", "--report-dir", str(report_dir), *args]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    run = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**environment, **(env or {})})
+    return Certified(run.returncode, run.stdout, run.stderr, report_dir)
+
+
+@pytest.fixture(scope="session")
+def certify_in_process(tmp_path_factory: pytest.TempPathFactory) -> Certified:
+    """The main job: every check against the in-process reference (about 15 s on two cores)."""
+    return certify(tmp_path_factory.mktemp("certify-in-process"), "--in-process")
+
+
+# -- a fake target ------------------------------------------------------------------------------------
+
+
+def fake_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    services = [
+        {"id": "loan-calculator", "name": "Loan", "requiresToken": False},
+        {"id": "quote", "name": "Quote", "requiresToken": True},
+    ]
+
+    async def listing(request: Request) -> JSONResponse:
+        page = {"total": 2, "limit": 50, "offset": 0, "hasMore": False}
+        return JSONResponse({"services": services, "pagination": page})
+
+    async def broken(request: Request) -> JSONResponse:
+        # A server that fails, and leaks what it was sent: the report must mask it all the same.
+        echo = {"authorization": request.headers.get("authorization"), "query": request.url.query}
+        return JSONResponse({"error": "Internal Server Error", "echo": echo}, status_code=500)
+
+    async def missing(request: Request) -> JSONResponse:
+        return JSONResponse({"error": "Not found"}, status_code=404)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    return Starlette(
+        routes=[
+            Route("/broken/api/v1/services", listing),
+            Route("/broken/{rest:path}", broken, methods=methods),
+            Route("/{rest:path}", missing, methods=methods),
+        ]
+    )
+
+
+@dataclass
+class FakeTarget:
+    base_url: str  # the server root
+
+    def target_file(self, directory: Path, prefix: str = "/broken", **extra: str) -> Path:
+        path = directory / f"fake{prefix.replace('/', '-')}.toml"
+        lines = [
+            f'base_url = "{self.base_url}{prefix}"',
+            *(f"{k} = {v}" for k, v in extra.items()),
+            "[services.loan-calculator]",
+            'fixture = "loan-calculator"',
+            "public = true",
+            "[services.quote]",
+            'fixture = "quote"',
+            "public = false",
+            f'token = "{SECRET_QUOTE_TOKEN}"',
+            "[mcp_tokens]",
+            f'all = "{SECRET_MCP_TOKEN}"',
+            "[admin]",
+            f'token = "{SECRET_ADMIN_TOKEN}"',
+        ]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+
+@pytest.fixture(scope="session")
+def fake_target() -> Iterator[FakeTarget]:
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(fake_app(), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/broken/api/v1/services", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        pytest.fail("the fake target did not start")
+    try:
+        yield FakeTarget(base)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def broken_run(fake_target: FakeTarget, tmp_path_factory: pytest.TempPathFactory) -> Certified:
+    """The fake target answering 500, claiming two options; a subset of checks to keep it short."""
+    directory = tmp_path_factory.mktemp("certify-broken")
+    target = fake_target.target_file(directory, claims='["rest-actions", "legacy-bridge"]')
+    return certify(
+        directory / "reports",
+        "--target",
+        str(target),
+        "-k",
+        "test_auth or test_listing or test_bridge or test_scheme_is_case_insensitive",
+    )
