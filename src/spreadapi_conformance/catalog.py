@@ -30,6 +30,7 @@ AREAS: dict[str, str] = {
     "OPENAPI": "OpenAPI documents (ChatGPT Actions)",
     "OAUTH": "OAuth authorization server",
     "MCP": "MCP endpoints",
+    "REPLAY": "Client replays (ChatGPT connector, ChatGPT Actions, Claude Desktop)",
 }
 
 LEVELS = ("MUST", "SHOULD")
@@ -50,7 +51,7 @@ class Requirement:
     source: str
     level: str  # "MUST" | "SHOULD"
     options: tuple[str, ...]
-    area: str  # the ID's prefix: REST, OPENAPI, OAUTH, MCP
+    area: str  # the ID's prefix: REST, OPENAPI, OAUTH, MCP, REPLAY
 
     @property
     def group(self) -> str:

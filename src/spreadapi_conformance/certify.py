@@ -23,10 +23,11 @@ from rich.table import Table
 
 from .catalog import OPTIONS, CatalogError, load_catalog
 from .report.masking import Masker
-from .target import TargetError, TargetSpec, load_target
+from .target import DEFAULT_PATHS, TargetError, TargetSpec, load_target
 
 SUITES = Path(__file__).resolve().parents[2] / "suites"
 EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_ERROR = 0, 1, 2
+REVISIONS_ENV = "SPREADAPI_MCP_REVISIONS"
 
 
 class CertifyError(Exception):
@@ -39,8 +40,9 @@ class CertifyRequest:
     options: list[str] = field(default_factory=list)  # empty: every option
     report_dir: Path = Path("reports")
     max_rps: float | None = None
-    mcp_revisions: list[str] = field(default_factory=list)
+    mcp_revisions: list[str] = field(default_factory=list)  # empty: SPREADAPI_MCP_REVISIONS, else every one
     select: str | None = None  # pytest -k expression, to run a subset
+    bridge_command: str | None = None  # the Claude Desktop replay's stdio bridge (default: ours)
     progress: bool = True
 
 
@@ -57,9 +59,29 @@ def _target_summary(spec: TargetSpec | None, claims: tuple[str, ...]) -> dict[st
             for s in spec.services.values()
         ],
         "mcp_tokens": sorted(spec.mcp_tokens),  # names only
-        "oauth": None if spec.oauth is None else {"registration": spec.oauth.registration},
+        "oauth": None
+        if spec.oauth is None
+        else {
+            "registration": spec.oauth.registration,
+            "client_id_given": spec.oauth.client_id is not None,
+            "consent": spec.oauth.consent,
+        },
         "admin": spec.admin_token is not None,
+        "paths": {name: path for name, path in spec.paths.items() if DEFAULT_PATHS.get(name) != path},
     }
+
+
+def known_mcp_revisions() -> tuple[str, ...]:
+    """Every MCP revision the SDK negotiates, oldest first: what ``--mcp-revision`` may name."""
+    from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+
+    return (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
+
+
+def mcp_revisions(request: CertifyRequest) -> list[str]:
+    """The MCP revisions asked for: ``--mcp-revision``, else SPREADAPI_MCP_REVISIONS (comma-separated)."""
+    given = request.mcp_revisions or [r.strip() for r in os.environ.get(REVISIONS_ENV, "").split(",") if r.strip()]
+    return list(dict.fromkeys(given))
 
 
 def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...], list[str]]:
@@ -70,6 +92,9 @@ def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...]
         raise CertifyError(f"unknown option {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
     if request.max_rps is not None and request.max_rps <= 0:
         raise CertifyError("--max-rps must be a positive number")
+    revisions = known_mcp_revisions()
+    if unknown := [r for r in mcp_revisions(request) if r not in revisions]:
+        raise CertifyError(f"unknown MCP revision {', '.join(unknown)} (known: {', '.join(revisions)})")
     try:
         load_catalog()
     except CatalogError as exc:
@@ -82,6 +107,8 @@ def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...]
             raise CertifyError(str(exc)) from None
     claims = tuple(OPTIONS) if spec is None or spec.claims is None else spec.claims
     requested = list(dict.fromkeys(request.options)) or list(OPTIONS)
+    if request.bridge_command is not None and "claude-desktop" in set(requested) & set(claims):
+        _check_bridge_command(request.bridge_command)
     if not set(requested) & set(claims):
         raise CertifyError(
             f"the target claims none of the requested options ({', '.join(requested)}); it claims: "
@@ -93,6 +120,21 @@ def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...]
         except PreflightError as exc:
             raise CertifyError(str(exc)) from None
     return spec, claims, requested
+
+
+def _check_bridge_command(command: str) -> None:
+    """``--bridge-command`` is one command line whose program can be found (else one line, exit 2)."""
+    import shlex
+    import shutil
+
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise CertifyError(f"--bridge-command is not a valid command line: {exc}") from None
+    if not words:
+        raise CertifyError("--bridge-command is empty")
+    if shutil.which(words[0]) is None:
+        raise CertifyError(f"--bridge-command: {words[0]!r} is not an executable on PATH")
 
 
 def run(request: CertifyRequest, out: Console | None = None, err: Console | None = None) -> int:
@@ -109,6 +151,7 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
         err.print(f"error: {escape(str(exc))}", soft_wrap=True)
         return EXIT_ERROR
     certified = [o for o in requested if o in claims]
+    revisions = mcp_revisions(request)
     reasons = {o: "not claimed by the target" for o in OPTIONS if o not in claims}
     reasons.update({o: "not requested" for o in OPTIONS if o in claims and o not in requested})
 
@@ -137,12 +180,10 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
         args.append(f"--target={request.target}")
     if request.max_rps:
         args.append(f"--max-rps={request.max_rps}")
-    for revision in request.mcp_revisions:
-        args.append(f"--mcp-revision={revision}")
-    if request.mcp_revisions:
-        os.environ["SPREADAPI_MCP_REVISIONS"] = ",".join(request.mcp_revisions)
     if request.select:
         args += ["-k", request.select]
+    if request.bridge_command:
+        args.append(f"--bridge-command={request.bridge_command}")
 
     plugin = ConformancePlugin(
         load_catalog(),
@@ -153,7 +194,17 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
     )
     started = datetime.now(UTC)
     clock = time.monotonic()
-    code = pytest.main(args, plugins=[plugin])
+    # The MCP checks parametrized over revisions run only these (suites/mcp/conftest.py reads
+    # --mcp-revision, whose default is this variable; passing both would add them up).
+    saved = os.environ.pop(REVISIONS_ENV, None)
+    if revisions:
+        os.environ[REVISIONS_ENV] = ",".join(revisions)
+    try:
+        code = pytest.main(args, plugins=[plugin])
+    finally:
+        os.environ.pop(REVISIONS_ENV, None)
+        if saved is not None:
+            os.environ[REVISIONS_ENV] = saved
     duration = time.monotonic() - clock
 
     if plugin.collection_errors:
@@ -186,8 +237,9 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
             "requested_options": requested,
             "certified_options": certified,
             "select": request.select,
+            "bridge_command": request.bridge_command,
             "max_rps": request.max_rps,
-            "mcp_revisions": request.mcp_revisions,
+            "mcp_revisions": revisions or list(known_mcp_revisions()),
             "tests": len(plugin.tests),
             "python": sys.version.split()[0],
         },

@@ -102,7 +102,7 @@ def serve(
         typer.Option(
             envvar="SPREADAPI_ADMIN_TOKEN",
             show_default=False,
-            help="Enable POST /admin/{mcp,service}-tokens/revoke with this bearer token (16+ characters). "
+            help="Enable POST /admin/{mcp,service}-tokens/{issue,revoke} with this bearer token (16+ characters). "
             "Default: no admin surface.",
         ),
     ] = None,
@@ -190,12 +190,21 @@ def certify(
     mcp_revision: Annotated[
         list[str],
         typer.Option(
-            help="An MCP revision to check; repeatable. Accepted and passed to the checks "
-            "(SPREADAPI_MCP_REVISIONS), which ignore it for now and test every revision the SDK offers."
+            help="An MCP revision to check (e.g. 2025-11-25); repeatable. The MCP checks that run at each "
+            "revision run only at these; the others are reported as not run. Default: SPREADAPI_MCP_REVISIONS "
+            "(comma-separated), else every revision the MCP SDK offers. An unknown revision is an error (exit 2)."
         ),
     ] = [],  # noqa: B006
     select: Annotated[
         str | None, typer.Option("-k", "--select", help="Run only the checks matching this pytest -k expression.")
+    ] = None,
+    bridge_command: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SPREADAPI_BRIDGE_COMMAND",
+            help='The stdio bridge the Claude Desktop replay launches, one command line (e.g. "npx spreadapi-mcp"). '
+            'Default: "spreadapi-conformance bridge".',
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
 ) -> None:
@@ -216,6 +225,7 @@ def certify(
         max_rps=max_rps,
         mcp_revisions=mcp_revision,
         select=select,
+        bridge_command=bridge_command,
         progress=progress,
     )
     raise typer.Exit(run(request))
@@ -224,7 +234,7 @@ def certify(
 @app.command()
 def checks(
     option: Annotated[list[str], typer.Option("--option", help="Only the checks of this option; repeatable.")] = [],  # noqa: B006
-    area: Annotated[str | None, typer.Option(help="Only this area: REST, OPENAPI, OAUTH, MCP.")] = None,
+    area: Annotated[str | None, typer.Option(help="Only this area: REST, OPENAPI, OAUTH, MCP, REPLAY.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
 ) -> None:
     """List the requirement catalogue: ID, level, options, title (and source with --json)."""

@@ -2,12 +2,14 @@
 
 ``certify --target`` runs this before any check, so a wrong URL or a stale token is one line on stderr
 instead of hundreds of failed checks. Every request is harmless: the service listing, one execute per
-private service with its first golden case, and (for MCP tokens) one ``initialize`` on the bridge.
+private service with its first golden case, and (for MCP tokens) one ``initialize`` on the bridge. A
+target file that publishes no services gets only a GET of the base URL (is anything there?).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -72,19 +74,25 @@ def preflight(spec: TargetSpec, timeout: float = TIMEOUT, claims: tuple[str, ...
 
 def _check(http: httpx.Client, spec: TargetSpec, claims: tuple[str, ...] | None) -> None:
     base = spec.base_url
-    listing = http.get("/api/v1/services")
+    if not spec.services:
+        # No SpreadAPI services in the file (an MCP server that is not SpreadAPI, say): nothing to list or
+        # execute, only whether anything answers at base_url; the checks that need services skip.
+        http.get("/")
+        return
+    paths = spec.paths
+    listing = http.get(paths["services"])
     if listing.status_code == 404:
         raise PreflightError(
-            f"{base}/api/v1/services is 404: base_url does not point at a SpreadAPI deployment (check its path)"
+            f"{base}{paths['services']} is 404: base_url does not point at a SpreadAPI deployment (check its path)"
         )
     if listing.status_code != 200:
-        raise PreflightError(f"{base}/api/v1/services answered {_refusal(listing)}, not the service listing")
+        raise PreflightError(f"{base}{paths['services']} answered {_refusal(listing)}, not the service listing")
     try:
         body = listing.json()
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("services"), list):
-        raise PreflightError(f"{base}/api/v1/services is not a SpreadAPI service listing (no JSON services list)")
+        raise PreflightError(f"{base}{paths['services']} is not a SpreadAPI service listing (no JSON services list)")
 
     fixtures = load_services()
     for service in spec.services.values():
@@ -93,7 +101,7 @@ def _check(http: httpx.Client, spec: TargetSpec, claims: tuple[str, ...] | None)
         golden = fixtures[service.fixture].golden
         inputs = golden[0]["inputs"] if golden else {}
         response = http.post(
-            f"/api/v1/services/{service.id}/execute",
+            paths["execute"].replace("{id}", quote(service.id, safe="")),
             json={"inputs": inputs},
             headers={"Authorization": f"Bearer {service.token}"},
         )
@@ -108,7 +116,7 @@ def _check(http: httpx.Client, spec: TargetSpec, claims: tuple[str, ...] | None)
     wants_mcp_tokens = claims is None or bool({"chatgpt-multi-oauth", "legacy-bridge"} & set(claims))
     for name, token in spec.mcp_tokens.items() if wants_mcp_tokens else ():
         response = http.post(
-            "/api/mcp/bridge",
+            paths["bridge_mcp"],
             json=MCP_PROBE,
             headers={
                 "Authorization": f"Bearer {token}",
@@ -118,7 +126,7 @@ def _check(http: httpx.Client, spec: TargetSpec, claims: tuple[str, ...] | None)
         )
         if response.status_code == 401:
             raise PreflightError(
-                f"the target file's MCP token {name!r} is refused by {base}/api/mcp/bridge (HTTP 401): "
+                f"the target file's MCP token {name!r} is refused by {base}{paths['bridge_mcp']} (HTTP 401): "
                 "expired, revoked or from another deployment"
             )
         # Anything else (200, or 404/405 where the bridge is not offered) is for the checks to judge.

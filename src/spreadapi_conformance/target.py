@@ -17,12 +17,19 @@ A target file (``serve --write-target`` writes one; an operator writes one for s
     [oauth]
     registration = true         # the server offers RFC 7591 dynamic client registration
     redirect_uri = "http://127.0.0.1:33418/callback"   # a redirect URI it accepts, for the suite's client
+    # client_id = "…"           # a pre-registered public client, when registration = false
+    consent = "form"            # "form": the suite posts the consent page's form as a browser would;
+                                # "manual": it cannot (another consent UI), the checks that need a code skip
 
-    [admin]                     # optional: lets checks revoke credentials (the reference's /admin/…)
+    [admin]                     # optional: lets checks issue and revoke credentials (the reference's /admin/…)
     token = "env:ADMIN_TOKEN"
 
+    [paths]                     # optional: where this deployment serves what (default: the seed's paths)
+    single_service_mcp = "/api/mcp/service/{id}"
+
 Secrets may be literal or ``env:NAME``; a missing variable is an error that names it. A live
-deployment's file may omit ``[mcp_tokens]``, ``[oauth]`` or ``[admin]``: the checks that need them skip.
+deployment's file may omit ``[mcp_tokens]``, ``[oauth]``, ``[admin]`` or ``[paths]``: the checks that need
+them skip (paths fall back to :data:`DEFAULT_PATHS`).
 """
 
 from __future__ import annotations
@@ -55,10 +62,28 @@ class PublishedService:
 LOOPBACK_REDIRECT_URI = "http://127.0.0.1:33418/callback"
 
 
+CONSENT_MODES = ("form", "manual")
+
+# Where the seed serves each endpoint; ``[paths]`` in a target file overrides any of them. ``{id}`` is
+# the service id as published on the target.
+DEFAULT_PATHS: dict[str, str] = {
+    "services": "/api/v1/services",  # the service listing
+    "execute": "/api/v1/services/{id}/execute",
+    "openapi": "/api/v1/services/{id}/openapi.json",  # the per-service document (ChatGPT Actions)
+    "mcp": "/api/mcp",  # multi-service MCP behind OAuth (Option 3)
+    "single_service_mcp": "/api/mcp/services/{id}",  # Option 2 and Claude Desktop
+    "bridge_mcp": "/api/mcp/bridge",  # the legacy multi-service bridge (MCP tokens)
+}
+_PATH_PARAMS = {"execute", "openapi", "single_service_mcp"}  # the paths that name a service
+_FIXED_OK = {"single_service_mcp"}  # ... but may also be a fixed path (one endpoint for the deployment)
+
+
 @dataclass(frozen=True)
 class OAuthSpec:
     registration: bool = True  # dynamic client registration is offered
     redirect_uri: str = LOOPBACK_REDIRECT_URI  # what the suite registers and redirects to
+    client_id: str | None = None  # a pre-registered public client (needed when registration is off)
+    consent: str = "form"  # "form": the suite can post the consent form; "manual": it cannot
 
 
 @dataclass(frozen=True)
@@ -70,6 +95,7 @@ class TargetSpec:
     oauth: OAuthSpec | None = None  # None: the target file says nothing about OAuth
     admin_token: str | None = field(default=None, repr=False)  # None: no revocation from outside
     claims: tuple[str, ...] | None = None  # integration options the deployment claims; None: every one
+    paths: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PATHS))  # DEFAULT_PATHS, overridden
 
     @property
     def in_process(self) -> bool:
@@ -135,7 +161,32 @@ def load_target(path: str | os.PathLike[str]) -> TargetSpec:
         oauth=_oauth(raw.get("oauth"), path),
         admin_token=_admin_token(raw.get("admin"), path),
         claims=_claims(raw.get("claims"), path),
+        paths=_paths(raw.get("paths"), path),
     )
+
+
+def _paths(value: Any, path: Path) -> dict[str, str]:
+    table = _table(value, "paths", path) or {}
+    if unknown := sorted(set(table) - set(DEFAULT_PATHS)):
+        raise TargetError(
+            f"target file {path}: [paths] names unknown endpoints {', '.join(unknown)} "
+            f"(known: {', '.join(DEFAULT_PATHS)})"
+        )
+    paths = dict(DEFAULT_PATHS)
+    for name, template in table.items():
+        if not isinstance(template, str) or not template.startswith("/") or any(c in template for c in "?# "):
+            raise TargetError(f"target file {path}: paths.{name} must be a path starting with / (no query)")
+        # single_service_mcp may also be one fixed endpoint: a deployment that serves one MCP server at
+        # one URL, such as an MCP server that is not SpreadAPI (the generic transport checks talk to it).
+        if (name in _PATH_PARAMS) != ("{id}" in template) and not (name in _FIXED_OK and "{id}" not in template):
+            need = "must contain {id}" if name in _PATH_PARAMS else "takes no {id}"
+            raise TargetError(f"target file {path}: paths.{name} {need}")
+        try:
+            template.format(id="x")
+        except (KeyError, IndexError, ValueError):
+            raise TargetError(f"target file {path}: paths.{name} may hold no placeholder but {{id}}") from None
+        paths[name] = template.rstrip("/") or "/"
+    return paths
 
 
 def _claims(value: Any, path: Path) -> tuple[str, ...] | None:
@@ -176,7 +227,13 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
     redirect_uri = table.get("redirect_uri", LOOPBACK_REDIRECT_URI)
     if not isinstance(redirect_uri, str) or not redirect_uri.startswith(("http://", "https://")):
         raise TargetError(f"target file {path}: oauth.redirect_uri must be an http:// or https:// URL")
-    return OAuthSpec(registration=registration, redirect_uri=redirect_uri)
+    client_id = table.get("client_id")
+    if client_id is not None and (not isinstance(client_id, str) or not client_id):
+        raise TargetError(f"target file {path}: oauth.client_id must be a non-empty string")
+    consent = table.get("consent", "form")
+    if consent not in CONSENT_MODES:
+        raise TargetError(f"target file {path}: oauth.consent must be one of {', '.join(CONSENT_MODES)}")
+    return OAuthSpec(registration=registration, redirect_uri=redirect_uri, client_id=client_id, consent=consent)
 
 
 def _admin_token(value: Any, path: Path) -> str | None:
@@ -205,7 +262,12 @@ def write_target(
     if mcp_tokens:
         document["mcp_tokens"] = dict(mcp_tokens)
     if oauth is not None:
-        document["oauth"] = {"registration": oauth.registration, "redirect_uri": oauth.redirect_uri}
+        document["oauth"] = {
+            "registration": oauth.registration,
+            "redirect_uri": oauth.redirect_uri,
+            **({"client_id": oauth.client_id} if oauth.client_id else {}),
+            **({"consent": oauth.consent} if oauth.consent != "form" else {}),
+        }
     if admin_token:
         document["admin"] = {"token": admin_token}
     text = "# Written by `spreadapi-conformance serve`; it holds secrets, keep it private.\n" + tomli_w.dumps(document)

@@ -1,11 +1,16 @@
-"""A small admin surface, so a suite can revoke credentials on a *served* reference from outside.
+"""A small admin surface, so a suite can issue and revoke credentials on a *served* reference from outside.
 
+    POST /admin/mcp-tokens/issue        {"services": ["quote", …], "name": "…"}  -> 201 {"token", "services"}
+    POST /admin/service-tokens/issue    {"service": "quote", "name": "…"}        -> 201 {"token", "service"}
     POST /admin/mcp-tokens/revoke       {"token": "spapi_live_…"}
     POST /admin/service-tokens/revoke   {"token": "svc_tk_…"}
 
-Both answer ``200 {"revoked": true|false}`` (false: unknown, malformed or already revoked; like RFC
-7009, revoking what is not live is not an error). Revoking an MCP token stops every OAuth token that
-wraps it; revoking a service token stops the OAuth tokens of single-service grants made with it.
+Issuing gives a fresh credential of the published services named (an unknown one is 400), so a check
+can revoke something of its own and leave the target file's credentials alone (the conformance
+checks' revocation scenarios). Revoking answers ``200 {"revoked": true|false}`` (false: unknown,
+malformed or already revoked; like RFC 7009, revoking what is not live is not an error). Revoking an
+MCP token stops every OAuth token that wraps it; revoking a service token stops the OAuth tokens of
+single-service grants made with it.
 
 The routes exist only when the deployment is configured with an admin token (``serve --admin-token``
 or ``SPREADAPI_ADMIN_TOKEN``); otherwise they are not mounted and their paths answer 404 like any
@@ -16,6 +21,7 @@ unknown path (no 401 or 405 hints that they could exist). With the surface on, a
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -52,11 +58,7 @@ def _authorized(request: Request) -> bool:
 
 async def _token_from_body(request: Request) -> str | Response:
     if not _authorized(request):
-        return _reply(
-            {"error": "Unauthorized", "message": "A valid admin bearer token is required"},
-            401,
-            {"WWW-Authenticate": 'Bearer realm="admin"'},
-        )
+        return _refused()
     try:
         body = await read_params(request, form_ok=False)
     except OAuthError as exc:
@@ -65,6 +67,59 @@ async def _token_from_body(request: Request) -> str | Response:
     if not isinstance(token, str) or not token:
         return _reply({"error": "Bad request", "message": "token must be a non-empty string"}, 400)
     return token
+
+
+def _refused() -> Response:
+    return _reply(
+        {"error": "Unauthorized", "message": "A valid admin bearer token is required"},
+        401,
+        {"WWW-Authenticate": 'Bearer realm="admin"'},
+    )
+
+
+async def _issue_body(request: Request) -> dict[str, Any] | Response:
+    if not _authorized(request):
+        return _refused()
+    try:
+        body = await read_params(request, form_ok=False)
+    except OAuthError as exc:
+        return _reply({"error": "Bad request", "message": exc.description}, exc.status)
+    name = body.get("name", "issued by the admin surface")
+    if not isinstance(name, str) or not name or len(name) > 200:
+        return _reply({"error": "Bad request", "message": "name must be a string of 1 to 200 characters"}, 400)
+    return body
+
+
+def _unpublished(request: Request, service_ids: list[Any]) -> Response | None:
+    catalog = request.app.state.catalog
+    if not service_ids or not all(isinstance(s, str) and catalog.get(s) is not None for s in service_ids):
+        message = "name one or more published services (ids as strings)"
+        return _reply({"error": "Bad request", "message": message}, 400)
+    return None
+
+
+async def issue_mcp_token(request: Request) -> Response:
+    body = await _issue_body(request)
+    if isinstance(body, Response):
+        return body
+    services = body.get("services")
+    refused = _unpublished(request, services if isinstance(services, list) else [])
+    if refused is not None:
+        return refused
+    ids = list(dict.fromkeys(services))
+    token = await request.app.state.mcp_tokens.issue(ids, name=body.get("name", "issued by the admin surface"))
+    return _reply({"token": token, "services": ids}, 201)
+
+
+async def issue_service_token(request: Request) -> Response:
+    body = await _issue_body(request)
+    if isinstance(body, Response):
+        return body
+    service = body.get("service")
+    if refused := _unpublished(request, [service]):
+        return refused
+    issued = await request.app.state.service_tokens.issue(service, name=body.get("name", "issued by the admin surface"))
+    return _reply({"token": issued.token, "service": service}, 201)
 
 
 async def revoke_mcp_token(request: Request) -> Response:
@@ -82,6 +137,8 @@ async def revoke_service_token(request: Request) -> Response:
 
 
 ADMIN_ROUTES = [
+    Route("/admin/mcp-tokens/issue", issue_mcp_token, methods=["POST"]),
+    Route("/admin/service-tokens/issue", issue_service_token, methods=["POST"]),
     Route("/admin/mcp-tokens/revoke", revoke_mcp_token, methods=["POST"]),
     Route("/admin/service-tokens/revoke", revoke_service_token, methods=["POST"]),
 ]

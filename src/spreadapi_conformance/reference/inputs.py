@@ -85,7 +85,7 @@ def _plain(number: float) -> float | int:
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
-def _is_percentage(spec: InputDef) -> tuple[bool, float]:
+def percentage_rule(spec: InputDef) -> tuple[bool, float]:
     decimal_bounds = spec.min is not None and spec.max is not None and spec.min >= 0 and spec.max <= 1
     applies = spec.format == "percentage" or "%" in (spec.format_string or "") or decimal_bounds
     return applies, (spec.max if decimal_bounds else 1)
@@ -104,7 +104,7 @@ def _fail(spec: InputDef, error: str, kind: str, **extra: Any) -> dict[str, Any]
 
 def _number(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
     value = raw
-    percent, threshold = _is_percentage(spec)
+    percent, threshold = percentage_rule(spec)
     explicit_percent = isinstance(raw, str) and _PERCENT.fullmatch(raw.strip())
     if percent and explicit_percent:
         value = js_number(raw.strip()[:-1]) / 100  # NaN for "1.2.3%", reported below

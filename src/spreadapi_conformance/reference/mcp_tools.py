@@ -32,7 +32,8 @@ from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, Tool, ToolAnn
 
 from ..fixtures import InputDef, ServiceDef
 from .catalog import Catalog
-from .inputs import InputError, _is_percentage, resolve
+from .describe import describe_inputs, describe_outputs
+from .inputs import InputError, percentage_rule, resolve
 from .openapi import inputs_schema
 
 __all__ = [
@@ -239,7 +240,7 @@ _LIST_OUTPUT_SCHEMA: dict[str, Any] = {
 
 
 def _percentage(spec: InputDef) -> bool:
-    return spec.type in ("number", "integer") and _is_percentage(spec)[0]
+    return spec.type in ("number", "integer") and percentage_rule(spec)[0]
 
 
 def _example_value(spec: InputDef) -> Any:
@@ -371,29 +372,7 @@ def bridge_instructions(services: Sequence[ServiceDef]) -> str:
 
 def service_details(service: ServiceDef) -> dict[str, Any]:
     """What ``spreadapi_get_details`` answers: inputs with their rules, outputs, an example."""
-    inputs = []
-    for spec in service.inputs:
-        item: dict[str, Any] = {"name": spec.name, "title": spec.title, "type": spec.type, "required": spec.mandatory}
-        for key, value in (
-            ("description", spec.description),
-            ("min", spec.min),
-            ("max", spec.max),
-            ("default", spec.default),
-            ("format", "percentage" if _percentage(spec) else None),
-        ):
-            if value is not None:
-                item[key] = value
-        if spec.allowed_values:
-            item["allowedValues"] = list(spec.allowed_values)
-        inputs.append(item)
-    outputs = []
-    for out in service.outputs:
-        item = {"name": out.name, "title": out.title, "type": "range" if out.cell.is_range else "cell"}
-        if out.format_string:
-            item["formatString"] = out.format_string
-        if out.description:
-            item["description"] = out.description
-        outputs.append(item)
+    inputs, outputs = describe_inputs(service), describe_outputs(service)
     return {
         "serviceId": service.id,
         "serviceName": service.title,

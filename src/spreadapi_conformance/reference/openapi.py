@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..fixtures import InputDef, ServiceDef
-from .inputs import _is_percentage
+from .inputs import percentage_rule
 
 OPENAPI_VERSION = "3.1.0"
 SUMMARY_LIMIT = 300
@@ -94,7 +94,7 @@ def input_schema(spec: InputDef) -> dict[str, Any]:
     schema: dict[str, Any] = {"title": spec.title}
     if spec.type in ("number", "integer"):
         schema["type"] = spec.type
-        percent, _threshold = _is_percentage(spec)
+        percent, _threshold = percentage_rule(spec)
         if spec.min is not None:
             schema["minimum"] = spec.min
         if spec.max is not None:
@@ -111,7 +111,7 @@ def input_schema(spec: InputDef) -> dict[str, Any]:
     if spec.default is not None:
         schema["default"] = spec.default
     description = spec.description or spec.title
-    if _is_percentage(spec)[0] and spec.type in ("number", "integer"):
+    if percentage_rule(spec)[0] and spec.type in ("number", "integer"):
         description += ' Percentages: 0.05, 5 and the string "5%" all mean five percent.'
     schema["description"] = clip(description, PARAMETER_LIMIT)
     return schema

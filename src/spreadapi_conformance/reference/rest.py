@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..fixtures import ServiceDef
 from .bodies import BodyError, parse_json_object
+from .describe import describe_inputs, describe_outputs
 from .inputs import InputError, js_number, resolve
 from .openapi import platform_document, service_document
 
@@ -82,32 +83,7 @@ async def service_details(request: Request) -> Response:
     service = _service_or_404(request)
     if isinstance(service, Response):
         return service
-    inputs = []
-    for spec in service.inputs:
-        item: dict[str, Any] = {
-            "name": spec.name,
-            "title": spec.title,
-            "type": spec.type,
-            "required": spec.mandatory,
-        }
-        for key, value in (
-            ("description", spec.description),
-            ("min", spec.min),
-            ("max", spec.max),
-            ("default", spec.default),
-            ("format", spec.format),
-        ):
-            if value is not None:
-                item[key] = value
-        if spec.allowed_values:
-            item["allowedValues"] = list(spec.allowed_values)
-        inputs.append(item)
-    outputs = []
-    for out in service.outputs:
-        item = {"name": out.name, "title": out.title, "type": "range" if out.cell.is_range else "cell"}
-        if out.format_string:
-            item["formatString"] = out.format_string
-        outputs.append(item)
+    inputs, outputs = describe_inputs(service), describe_outputs(service)
     return JSONResponse({**_summary(service, base_url(request)), "inputs": inputs, "outputs": outputs}, headers=CORS)
 
 

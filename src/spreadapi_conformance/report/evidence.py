@@ -5,9 +5,12 @@ append each request to the recorder of the check that is running (the report plu
 test; without a plugin nothing is recorded) and pace requests with the target's rate limiter. Only
 references are kept while the check runs (the last few); they become text, each body cut to 4 KB and
 every secret masked, only when a report needs them (:meth:`Recorder.evidence`), so passing checks cost
-nothing. A body is never read by the hooks: a streamed response (an SSE stream) is shown as not read.
+next to nothing. A body is never read by the hooks: a response the client streams (the MCP SDK reads
+its SSE answers event by event and never keeps the body) is watched as the client reads it, and the
+evidence shows what it read, up to the same limit.
 
-The hooks take any client with httpx's hook protocol (``httpx`` and the MCP SDK's ``httpx2``).
+The hooks take any client with httpx's hook protocol: ``httpx`` and the MCP SDK's ``httpx2``
+(``suites/mcp/_support.py``'s ``http2_client``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +36,71 @@ class _Exchange:
     request: Any
     response: Any = None
     error: str | None = None
+    seen: _Seen | None = None  # what the client read of a streamed response body
+
+
+class _Seen:
+    """The first bytes of a streamed body as the client reads it, and how many it read in all."""
+
+    __slots__ = ("chunks", "done", "kept", "total")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.total = 0
+        self.done = False  # the stream ended (read to the end), not merely closed
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = BODY_LIMIT * 4 - self.kept
+        if room > 0:
+            self.chunks.append(chunk[:room])
+            self.kept += min(len(chunk), room)
+
+    def raw(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+_STREAM_TYPES: dict[str, type] = {}
+
+
+def _watching(stream: Any, seen: _Seen) -> Any:
+    """``stream`` (a response's async byte stream) wrapped so that what is read of it lands in ``seen``.
+
+    The wrapper is an ``AsyncByteStream`` of the stream's own library (httpx or httpx2 check the type),
+    and passes everything else (``aclose``, ``elapsed``) through."""
+    library = type(stream).__module__.split(".", 1)[0]
+    cls = _STREAM_TYPES.get(library)
+    if cls is None:
+        import importlib
+
+        base = getattr(importlib.import_module(library), "AsyncByteStream", None)
+        if base is None:
+            return stream
+
+        class Watched(base):  # type: ignore[misc, valid-type]
+            def __init__(self, inner: Any, sink: _Seen) -> None:
+                self._inner, self._sink = inner, sink
+
+            async def __aiter__(self):  # type: ignore[override]
+                inner = self._inner.__aiter__()
+                try:
+                    async for chunk in inner:
+                        self._sink.add(chunk)
+                        yield chunk
+                    self._sink.done = True
+                finally:  # as httpx does: close the inner generator now, not when it is collected
+                    if isinstance(inner, AsyncGenerator):
+                        await inner.aclose()
+
+            async def aclose(self) -> None:
+                await self._inner.aclose()
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._inner, name)
+
+        cls = _STREAM_TYPES[library] = Watched
+    return cls(stream, seen)
 
 
 @dataclass
@@ -58,6 +126,9 @@ class Recorder:
             for exchange in reversed(self.exchanges):
                 if exchange.request is response.request and exchange.response is None:
                     exchange.response = response
+                    if not _is_read(response):
+                        exchange.seen = _Seen()
+                        response.stream = _watching(response.stream, exchange.seen)
                     return
 
     def evidence(self, masker: Masker | None = None) -> list[dict[str, Any]]:
@@ -184,12 +255,29 @@ def _request_body(request: Any) -> str | None:
     return _excerpt(content) if content else None
 
 
-def _response_body(response: Any) -> str | None:
+def _is_read(response: Any) -> bool:
+    try:
+        response.content  # noqa: B018 (raises until the body has been read)
+    except Exception:
+        return False
+    return True
+
+
+def _response_body(response: Any, seen: _Seen | None = None) -> str | None:
     try:
         content = response.content
-    except Exception:  # never read: a stream the check left open, or a body it did not need
+    except Exception:  # not read whole: a stream the client read event by event, or left unread
+        content = None
+    if content is not None:
+        return _excerpt(content)
+    if seen is None or not seen.total:
         return "(body not read)"
-    return _excerpt(content)
+    shown = seen.raw().decode("utf-8", errors="replace")
+    if len(shown) > BODY_LIMIT or seen.total > seen.kept:
+        shown = f"{shown[:BODY_LIMIT]}… ({seen.total} bytes read in all)"
+    # The client stopped reading before the stream ended: the SDK does once it has its answer, and a
+    # standalone GET stream never ends. Whatever came later is not known.
+    return shown if seen.done else f"{shown}\n(the client read no further)"
 
 
 def _describe(exchange: _Exchange) -> dict[str, Any]:
@@ -207,7 +295,7 @@ def _describe(exchange: _Exchange) -> dict[str, Any]:
         described["response"] = {
             "status": response.status_code,
             "headers": _headers(response.headers),
-            "body": _response_body(response),
+            "body": _response_body(response, exchange.seen),
         }
     elif exchange.error:
         described["error"] = exchange.error
