@@ -12,7 +12,7 @@ from .fixtures import InputDef, ServiceDef
 _UNBOUNDED = 1e12
 
 
-def percentage_rule(spec: InputDef) -> bool:
+def is_percentage(spec: InputDef) -> bool:
     decimal = spec.min is not None and spec.max is not None and spec.min >= 0 and spec.max <= 1
     return spec.format == "percentage" or "%" in (spec.format_string or "") or decimal
 
@@ -30,7 +30,7 @@ def valid_value(spec: InputDef) -> st.SearchStrategy[Any]:
     if spec.type == "number":
         low = spec.min if spec.min is not None else -_UNBOUNDED
         high = spec.max if spec.max is not None else _UNBOUNDED
-        if percentage_rule(spec):
+        if is_percentage(spec):
             # A fraction above the threshold would be divided by 100 again; stay at or below it.
             high = min(high, 1.0)
         return st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
@@ -73,7 +73,7 @@ def invalid_inputs(draw, service: ServiceDef) -> tuple[dict[str, Any], str, str]
             faults.append((spec, "type_mismatch"))
         if spec.type in ("number", "integer") and spec.min is not None:
             faults.append((spec, "below_minimum"))
-        if spec.type in ("number", "integer") and spec.max is not None and not percentage_rule(spec):
+        if spec.type in ("number", "integer") and spec.max is not None and not is_percentage(spec):
             faults.append((spec, "above_maximum"))
         if spec.type == "string" and spec.allowed_values:
             faults.append((spec, "invalid_enum_value"))
