@@ -1,7 +1,7 @@
 """Who gets into the three MCP endpoints, and what the refusals say (requirements 1.2 RS-01..RS-11).
 
 In process, on a fresh reference per test whose store clock moves only when told. The decisions
-(see ``reference/mcp_endpoints.py``): missing credential 401 without an error code; a malformed,
+(see ``reference/mcp_auth.py``): missing credential 401 without an error code; a malformed,
 unknown, expired or revoked credential, one of the wrong kind, or an ``oat_`` issued for another
 resource 401 ``invalid_token``; a valid service token of another service 403 ``insufficient_scope``.
 The single-service endpoint and ``/api/mcp`` point at their protected-resource metadata; the bridge

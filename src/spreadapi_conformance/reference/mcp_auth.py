@@ -1,0 +1,241 @@
+"""Who may use the three MCP endpoints: transport security and authentication.
+
+Authentication runs on every HTTP request (POST, GET, DELETE), before the SDK sees it. Only
+the ``Authorization`` header counts, its scheme compared case-insensitively; a token in the query
+string is never read. Answers:
+
+- no credential: ``401`` with ``WWW-Authenticate: Bearer resource_metadata="…", scope="…"`` (RFC 9728
+  §5.1: the protected-resource metadata of this endpoint) and no error code (RFC 6750 §3.1);
+- a credential that is malformed, unknown, expired, revoked (or wraps a revoked MCP token), of the
+  wrong kind for the endpoint, or an ``oat_`` issued for another resource (RFC 8707 audience): ``401``
+  with ``error="invalid_token"`` added;
+- a *valid* service token of another service on a private single-service endpoint: ``403`` with
+  ``error="insufficient_scope"`` and the scope it would need (RFC 6750 §3.1: a valid token without
+  the rights; the REST API answers the same token with 403 too);
+- a public single-service endpoint ignores credentials altogether, as the REST API does.
+
+The bridge is not an OAuth protected resource (it has no metadata document; clients are configured
+with an MCP token), so its challenge is ``Bearer realm="spreadapi-mcp-bridge"``.
+
+What authentication establishes is an ``McpAccess``: the endpoint's family, the services the
+credential reaches and a principal that sessions are bound to. The endpoint puts it into the ASGI
+scope under ``ACCESS_KEY``, where the SDK servers' handlers read it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..fixtures import ServiceDef
+from .credentials import MCP_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX, token_hash
+from .oauth import DEFAULT_SCOPE, mcp_resource, service_resource, service_scope
+from .rest import NOT_FOUND, base_url, bearer_token
+
+__all__ = [
+    "ACCESS_KEY",
+    "FAMILIES",
+    "Family",
+    "McpAccess",
+    "authenticate",
+    "transport_security",
+]
+
+
+Family = Literal["service", "bridge", "oauth"]
+FAMILIES: tuple[Family, ...] = ("service", "bridge", "oauth")
+ACCESS_KEY = "spreadapi.mcp.access"  # the ASGI scope key the handlers read the authenticated access from
+BRIDGE_REALM = "spreadapi-mcp-bridge"
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class McpAccess:
+    """Who may do what on this request, as authentication established it."""
+
+    family: Family
+    endpoint: str  # the endpoint's URL: the RFC 8707 resource an oat_ must have been issued for
+    services: tuple[ServiceDef, ...]  # single service: exactly one; bridge and /api/mcp: those reachable
+    principal: str  # identifies the credential (never the credential itself); sessions are bound to it
+
+    def user(self) -> AuthenticatedUser:
+        """The SDK's notion of the caller: the session manager binds each session to its principal."""
+        # The subject is the endpoint's path, not its URL: a request with a forged Host header must reach
+        # the SDK's DNS-rebinding check (421), not look like another caller's session (404).
+        path = urlsplit(self.endpoint).path
+        token = AccessToken(
+            token=self.principal, client_id=self.principal, scopes=[], resource=self.endpoint, subject=path
+        )
+        return AuthenticatedUser(token)
+
+
+# -- transport security --------------------------------------------------------------------------
+
+
+def transport_security(configured_base_url: str | None) -> TransportSecuritySettings:
+    """DNS-rebinding protection: the configured host, loopback on any port, and ``testserver`` (in process)."""
+    hosts = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*", "testserver"]
+    origins = [
+        "http://127.0.0.1",
+        "http://127.0.0.1:*",
+        "http://localhost",
+        "http://localhost:*",
+        "http://[::1]",
+        "http://[::1]:*",
+        "http://testserver",
+    ]
+    if configured_base_url:
+        parts = urlsplit(configured_base_url)
+        netloc = parts.netloc.lower()
+        default_port = {"http": 80, "https": 443}.get(parts.scheme)
+        names = {netloc}
+        if parts.port is not None and parts.port == default_port:
+            names.add(netloc.rsplit(":", 1)[0])  # a client omits the default port in Host and Origin
+        elif parts.port is None and default_port is not None:
+            names.add(f"{netloc}:{default_port}")
+        for name in sorted(names):
+            hosts.append(name)
+            origins.append(f"{parts.scheme}://{name}")
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(hosts)),
+        allowed_origins=list(dict.fromkeys(origins)),
+    )
+
+
+# -- authentication ------------------------------------------------------------------------------
+
+
+def _quoted(text: str) -> str:
+    """A quoted-string of the characters RFC 6750 §3 allows in its attributes (%x20-21 / %x23-5B / %x5D-7E)."""
+    return '"' + re.sub(r'[^\x20-\x7e]|["\\]', "", text.replace("…", "...")) + '"'
+
+
+def _challenge(
+    status: int,
+    error: str | None,
+    description: str,
+    *,
+    resource_metadata: str | None,
+    scope: str | None,
+    realm: str | None = None,
+) -> JSONResponse:
+    """A 401/403 with its RFC 6750 §3 challenge; ``error`` None when no credential was presented."""
+    params = []
+    if realm is not None:
+        params.append(f"realm={_quoted(realm)}")
+    if resource_metadata is not None:
+        params.append(f"resource_metadata={_quoted(resource_metadata)}")
+    if scope:
+        params.append(f"scope={_quoted(scope)}")
+    if error is not None:
+        params.append(f"error={_quoted(error)}")
+        params.append(f"error_description={_quoted(description)}")
+    body = {"error": error or "unauthorized", "error_description": description}
+    headers = {"WWW-Authenticate": "Bearer " + ", ".join(params), **_NO_STORE}
+    return JSONResponse(body, status, headers=headers)
+
+
+def _metadata_url(base: str, endpoint: str) -> str:
+    """RFC 9728 §3.1: the path-inserted well-known URL of the endpoint's protected-resource metadata."""
+    return f"{base}/.well-known/oauth-protected-resource{urlsplit(endpoint).path}"
+
+
+_MISSING = "Send a credential as 'Authorization: Bearer <token>' (tokens in the query string are not accepted)."
+
+
+async def _authenticate_service(request: Request) -> McpAccess | Response:
+    catalog = request.app.state.catalog
+    service: ServiceDef | None = catalog.get(request.path_params["service_id"])
+    if service is None:
+        return JSONResponse(NOT_FOUND, 404)
+    base = base_url(request)
+    endpoint = service_resource(base, service.id)
+    if service.public:
+        # As the REST API: a public service ignores whatever credential comes with the call.
+        return McpAccess("service", endpoint, (service,), "public")
+
+    scope = service_scope(service.id)
+
+    def deny(status: int, error: str | None, description: str) -> Response:
+        return _challenge(status, error, description, resource_metadata=_metadata_url(base, endpoint), scope=scope)
+
+    token = bearer_token(request)
+    if token is None:
+        return deny(401, None, f"The service {service.id!r} is private. {_MISSING}")
+    if token.startswith(OAUTH_TOKEN_PREFIX):
+        grant = await request.app.state.oauth_tokens.resolve(token)
+        if grant is None:
+            return deny(401, "invalid_token", "The access token is invalid, expired or revoked.")
+        if grant.resource != endpoint:
+            return deny(401, "invalid_token", "The access token was issued for another resource.")
+        if service.id not in grant.service_ids or scope not in grant.scopes:
+            return deny(403, "insufficient_scope", f"The access token does not grant {scope}.")
+        return McpAccess("service", endpoint, (service,), f"oauth:{grant.client_id}")
+    check = await request.app.state.service_tokens.validate(token, service.id)
+    if check.valid:
+        return McpAccess("service", endpoint, (service,), f"service-token:{check.token_id}")
+    if check.status == 403:
+        return deny(403, "insufficient_scope", "This token belongs to another service.")
+    if check.status == 401:
+        return deny(401, "invalid_token", f"The token is not valid for this service ({check.error}).")
+    return JSONResponse({"error": "Token validation failed", "message": "The token store did not answer."}, 503)
+
+
+def _reachable(request: Request, service_ids: tuple[str, ...] | list[str]) -> tuple[ServiceDef, ...]:
+    catalog = request.app.state.catalog
+    found = (catalog.get(s) for s in dict.fromkeys(service_ids))
+    return tuple(s for s in found if s is not None)
+
+
+async def _authenticate_bridge(request: Request) -> McpAccess | Response:
+    endpoint = f"{base_url(request)}/api/mcp/bridge"
+
+    def deny(error: str | None, description: str) -> Response:
+        return _challenge(401, error, description, resource_metadata=None, scope=None, realm=BRIDGE_REALM)
+
+    token = bearer_token(request)
+    if token is None:
+        return deny(None, f"The bridge needs an MCP token ({MCP_TOKEN_PREFIX}...). {_MISSING}")
+    if not token.startswith(MCP_TOKEN_PREFIX):
+        return deny("invalid_token", f"The bridge accepts only MCP tokens ({MCP_TOKEN_PREFIX}...).")
+    service_ids = await request.app.state.mcp_tokens.validate(token)
+    if service_ids is None:
+        return deny("invalid_token", "The MCP token is invalid or has been revoked.")
+    return McpAccess("bridge", endpoint, _reachable(request, service_ids), f"mcp-token:{token_hash(token)}")
+
+
+async def _authenticate_oauth(request: Request) -> McpAccess | Response:
+    base = base_url(request)
+    endpoint = mcp_resource(base)
+
+    def deny(error: str | None, description: str) -> Response:
+        return _challenge(401, error, description, resource_metadata=_metadata_url(base, endpoint), scope=DEFAULT_SCOPE)
+
+    token = bearer_token(request)
+    if token is None:
+        return deny(None, f"Connect through OAuth: this endpoint needs an access token. {_MISSING}")
+    if not token.startswith(OAUTH_TOKEN_PREFIX):
+        return deny("invalid_token", "This endpoint accepts only OAuth access tokens issued for it.")
+    grant = await request.app.state.oauth_tokens.resolve(token)
+    if grant is None:
+        return deny("invalid_token", "The access token is invalid, expired or revoked.")
+    if grant.resource != endpoint:
+        return deny("invalid_token", "The access token was issued for another resource.")
+    return McpAccess("oauth", endpoint, _reachable(request, grant.service_ids), f"oauth:{grant.client_id}")
+
+
+_AUTHENTICATE = {"service": _authenticate_service, "bridge": _authenticate_bridge, "oauth": _authenticate_oauth}
+
+
+async def authenticate(family: Family, request: Request) -> McpAccess | Response:
+    """The access a request has to its endpoint of ``family``, or the refusal to send back."""
+    return await _AUTHENTICATE[family](request)

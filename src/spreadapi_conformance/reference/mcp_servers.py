@@ -1,0 +1,167 @@
+"""The SDK servers behind the MCP endpoints: one low-level ``Server`` per family.
+
+The handlers read the authenticated ``McpAccess`` from the HTTP request the SDK hands them, so one
+server serves every service and every token: ``tools/list`` and ``tools/call`` answer for the
+caller's services (``mcp_schemas``, ``mcp_tools``), and ``initialize`` carries the caller's own
+server name and instructions (``mcp_guidance``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp.types as types
+from mcp.server import Server, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.requests import Request
+
+from .mcp_auth import ACCESS_KEY, Family, McpAccess
+from .mcp_guidance import bridge_instructions, service_instructions
+from .mcp_schemas import bridge_tools, service_tools
+from .mcp_tools import call_bridge_tool, call_service_tool
+
+__all__ = ["VERSION", "build_server"]
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("spreadapi-conformance")
+    except Exception:  # not installed (a source checkout on sys.path)
+        return "0"
+
+
+VERSION = _version()
+
+
+def _access(ctx: ServerRequestContext[Any, Any]) -> tuple[McpAccess, Any]:
+    request = ctx.request
+    access = request.scope.get(ACCESS_KEY) if isinstance(request, Request) else None
+    if not isinstance(access, McpAccess):  # cannot happen behind the endpoints (mcp_endpoints); fail closed
+        raise MCPError(types.INTERNAL_ERROR, "No authenticated access for this request")
+    return access, request.app.state.catalog
+
+
+def _identity(access: McpAccess) -> dict[str, str]:
+    """The ``serverInfo`` and ``instructions`` this access sees."""
+    if access.family == "service":
+        service = access.services[0]
+        return {
+            "name": f"spreadapi-{service.id}",
+            "title": service.title,
+            "description": service.description or service.title,
+            "instructions": service_instructions(service),
+        }
+    title = "SpreadAPI (ChatGPT connector)" if access.family == "oauth" else "SpreadAPI MCP bridge"
+    return {
+        "name": "spreadapi" if access.family == "oauth" else "spreadapi-bridge",
+        "title": title,
+        "description": f"{len(access.services)} spreadsheet calculation service(s)",
+        "instructions": bridge_instructions(access.services),
+    }
+
+
+class _PerCaller:
+    """Server middleware: ``initialize`` answers with the caller's service name and instructions, and
+    2026-07-28 results carry the same ``serverInfo`` stamp (the SDK's own are fixed per server)."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+        result = await call_next(ctx)
+        if not isinstance(result, dict) or not isinstance(ctx.request, Request):
+            return result
+        access = ctx.request.scope.get(ACCESS_KEY)
+        if not isinstance(access, McpAccess):
+            return result
+        identity = _identity(access)
+        if ctx.method == "initialize" and isinstance(result.get("serverInfo"), dict):
+            info = dict(result["serverInfo"])
+            # Only fields the negotiated revision already has (the SDK sieved them per version).
+            info.update({k: identity[k] for k in ("name", "title", "description") if k in info})
+            result = {**result, "serverInfo": info, "instructions": identity["instructions"]}
+        meta = result.get("_meta")
+        if isinstance(meta, dict) and isinstance(meta.get(types.SERVER_INFO_META_KEY), dict):
+            stamp = dict(meta[types.SERVER_INFO_META_KEY])
+            stamp.update({k: identity[k] for k in ("name", "title", "description") if k in stamp})
+            result = {**result, "_meta": {**meta, types.SERVER_INFO_META_KEY: stamp}}
+        return result
+
+
+async def _list_tools(
+    ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+) -> types.ListToolsResult:
+    access, _catalog = _access(ctx)
+    if access.family == "service":
+        return types.ListToolsResult(tools=service_tools(access.services[0]))
+    return types.ListToolsResult(tools=bridge_tools(access.services))
+
+
+async def _call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    access, catalog = _access(ctx)
+    if access.family == "service":
+        return await call_service_tool(catalog, access.services[0], params.name, params.arguments)
+    return await call_bridge_tool(catalog, access.services, params.name, params.arguments)
+
+
+async def _discover(ctx: ServerRequestContext[Any, Any], params: types.RequestParams | None) -> types.DiscoverResult:
+    access, _catalog = _access(ctx)
+    server: Server[Any] = ctx.request.app.state.mcp.servers[access.family]
+    return types.DiscoverResult(
+        supported_versions=list(MODERN_PROTOCOL_VERSIONS),
+        capabilities=server.get_capabilities(protocol_version=ctx.protocol_version),
+        instructions=_identity(access)["instructions"],
+    )
+
+
+# The reference has tools only. Prompts and resources are declared but empty, so generic clients (and the
+# official suite's list and caching scenarios) get lists instead of -32601; reading any resource is "not
+# found" and getting any prompt is "unknown prompt" (both -32602, as the spec's error tables and the SDK's
+# MCPServer answer them: a declared capability's methods exist). logging/setLevel (handshake revisions) is
+# accepted: the server never sends log messages, so any level is honoured.
+
+
+async def _no_prompts(ctx: ServerRequestContext[Any, Any], params: Any) -> types.ListPromptsResult:
+    return types.ListPromptsResult(prompts=[])
+
+
+async def _no_resources(ctx: ServerRequestContext[Any, Any], params: Any) -> types.ListResourcesResult:
+    return types.ListResourcesResult(resources=[])
+
+
+async def _no_templates(ctx: ServerRequestContext[Any, Any], params: Any) -> types.ListResourceTemplatesResult:
+    return types.ListResourceTemplatesResult(resource_templates=[])
+
+
+async def _read_resource(ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams) -> Any:
+    raise MCPError(types.INVALID_PARAMS, f"Resource not found: {params.uri}", {"uri": params.uri})
+
+
+async def _get_prompt(ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams) -> Any:
+    raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}", {"name": params.name})
+
+
+async def _set_level(ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams) -> types.EmptyResult:
+    return types.EmptyResult()
+
+
+def build_server(family: Family) -> Server[Any]:
+    names = {"service": "spreadapi-service", "bridge": "spreadapi-bridge", "oauth": "spreadapi"}
+    server: Server[Any] = Server(
+        names[family],
+        version=VERSION,
+        title="SpreadAPI reference",
+        description="Spreadsheet calculations as MCP tools",
+        instructions="SpreadAPI calculation services.",  # replaced per caller by _PerCaller
+        on_list_tools=_list_tools,
+        on_call_tool=_call_tool,
+        on_list_prompts=_no_prompts,
+        on_get_prompt=_get_prompt,
+        on_list_resources=_no_resources,
+        on_list_resource_templates=_no_templates,
+        on_read_resource=_read_resource,
+    )
+    server.add_request_handler("server/discover", types.RequestParams, _discover)
+    server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _set_level)
+    server.middleware.append(_PerCaller())
+    return server
