@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 
 from ..fixtures import ServiceDef
+from . import calculation
 from .catalog import Catalog
 from .inputs import InputError, resolve
 from .mcp_guidance import BATCH_MAX, BATCH_MIN, example_inputs, service_details
@@ -61,10 +61,6 @@ def _fail(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
 
-def _service_block(service: ServiceDef) -> dict[str, Any]:
-    return {"id": service.id, "name": service.title, "description": service.description}
-
-
 def input_error_text(exc: InputError) -> str:
     """One sentence that names each input to fix (SpreadAPI's formatCalcError, by input name)."""
     if exc.error == "Missing required parameters":
@@ -78,26 +74,7 @@ def input_error_text(exc: InputError) -> str:
 
 async def calculate(catalog: Catalog, service: ServiceDef, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """The REST ``execute`` body for ``inputs`` (its metadata aside); raises InputError."""
-    resolved = resolve(service, inputs)
-    started = time.perf_counter()
-    values = await catalog.evaluate(service.id, resolved.cells)
-    elapsed = (time.perf_counter() - started) * 1000
-    outputs = []
-    for spec in service.outputs:
-        item = {"name": spec.name, "title": spec.title, "value": values[spec.name]}
-        if spec.format_string:
-            item["formatString"] = spec.format_string
-        outputs.append(item)
-    return {
-        "service": _service_block(service),
-        "inputs": resolved.echo,
-        "outputs": outputs,
-        "metadata": {
-            "executionTime": round(elapsed, 3),
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "engine": catalog.engine_name,
-        },
-    }
+    return await calculation.calculate(catalog, service, resolve(service, inputs))
 
 
 def _inputs_problem(inputs: Any, service: ServiceDef, tool: str) -> str | None:
@@ -154,7 +131,7 @@ async def _batch(catalog: Catalog, service: ServiceDef, arguments: Mapping[str, 
             continue
         results.append({"label": label, "inputs": body["inputs"], "outputs": body["outputs"]})
     structured = {
-        "service": _service_block(service),
+        "service": calculation.service_block(service),
         "scenarios": results,
         "metadata": {
             "scenarioCount": len(results),
@@ -187,7 +164,7 @@ def _listing(services: Sequence[ServiceDef]) -> dict[str, Any]:
     return {
         "services": [
             {
-                **_service_block(s),
+                **calculation.service_block(s),
                 "inputs": [i.name for i in s.inputs],
                 "outputs": [o.name for o in s.outputs],
             }

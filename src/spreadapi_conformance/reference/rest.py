@@ -8,7 +8,6 @@ import json
 import math
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..fixtures import ServiceDef
 from .bodies import BodyError, parse_json_object
+from .calculation import calculate
 from .describe import describe_inputs, describe_outputs
 from .inputs import InputError, js_number, resolve
 from .openapi import platform_document, service_document
@@ -163,27 +163,9 @@ async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) 
         resolved = resolve(service, inputs)
     except InputError as exc:
         return error(400, exc.error, exc.message, serviceId=service.id, inputs=inputs, details=exc.details)
-    calculated = time.perf_counter()
-    values = await request.app.state.catalog.evaluate(service.id, resolved.cells)
-    finished = time.perf_counter()
-    outputs = []
-    for spec in service.outputs:
-        item = {"name": spec.name, "title": spec.title, "value": values[spec.name]}
-        if spec.format_string:
-            item["formatString"] = spec.format_string
-        outputs.append(item)
-    return {
-        "service": {"id": service.id, "name": service.title, "description": service.description},
-        "inputs": resolved.echo,
-        "outputs": outputs,
-        "metadata": {
-            "executionTime": round((finished - calculated) * 1000, 3),
-            "totalTime": round((finished - started) * 1000, 3),
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "version": "v1",
-            "engine": request.app.state.catalog.engine_name,
-        },
-    }
+    result = await calculate(request.app.state.catalog, service, resolved)
+    result["metadata"].update(totalTime=round((time.perf_counter() - started) * 1000, 3), version="v1")
+    return result
 
 
 def _cache_headers(service: ServiceDef, no_store: bool) -> dict[str, str]:
