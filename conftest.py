@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import shlex
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -21,7 +25,14 @@ from spreadapi_conformance.fixtures import ServiceDef, load_services
 from spreadapi_conformance.report import evidence
 from spreadapi_conformance.report.evidence import RateLimiter
 from spreadapi_conformance.report.masking import register_secrets
-from spreadapi_conformance.target import OAuthSpec, PublishedService, TargetError, TargetSpec, load_target
+from spreadapi_conformance.target import (
+    DEFAULT_PATHS,
+    OAuthSpec,
+    PublishedService,
+    TargetError,
+    TargetSpec,
+    load_target,
+)
 
 settings.register_profile(
     "ci",
@@ -53,11 +64,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="at most this many requests per second to a live target, across all checks (default: unbounded)",
     )
     parser.addoption(
+        "--bridge-command",
+        default=os.environ.get("SPREADAPI_BRIDGE_COMMAND") or None,
+        help="the stdio bridge the Claude Desktop replay launches, as one shell-quoted command line "
+        '(e.g. "npx spreadapi-mcp"; default: this package\'s own "spreadapi-conformance bridge")',
+    )
+    parser.addoption(
         "--mcp-revision",
         action="append",
         default=[r for r in os.environ.get("SPREADAPI_MCP_REVISIONS", "").split(",") if r],
-        help="an MCP revision to check (repeatable). Accepted and passed on; the MCP checks do not read it "
-        "yet and test every revision the SDK offers.",
+        help="an MCP revision to check (repeatable; default SPREADAPI_MCP_REVISIONS, comma-separated): the MCP "
+        "checks parametrized over revisions run only at these (default: every revision the SDK offers)",
     )
 
 
@@ -103,16 +120,35 @@ class Target:
             pytest.skip(f"the target file gives no token for the private service {service.id!r}")
         return {"Authorization": f"Bearer {service.token}"}
 
+    def path(self, name: str, *, id: str | None = None, fixture: str | None = None) -> str:
+        """Where the target serves endpoint ``name`` (``target.DEFAULT_PATHS``, or the file's ``[paths]``).
+
+        ``id`` is a service id as published; ``fixture`` names the service by its fixture instead."""
+        template = self.spec.paths.get(name) or DEFAULT_PATHS[name]
+        if fixture is not None:
+            id = self.published(fixture).id
+        if "{id}" in template:
+            if id is None:
+                raise TypeError(f"the path {name!r} names a service: give id= or fixture=")
+            return template.replace("{id}", quote(id, safe=""))
+        return template
+
+    def url(self, name: str, **params: str) -> str:
+        """The absolute URL of :meth:`path` (the MCP URL a client is configured with, an RFC 8707 resource)."""
+        return self.base_url.rstrip("/") + self.path(name, **params)
+
     def execute_path(self, fixture_id: str) -> str:
-        return f"/api/v1/services/{self.published(fixture_id).id}/execute"
+        return self.path("execute", fixture=fixture_id)
 
 
 def _in_process_target() -> Target:
     from spreadapi_conformance.reference.app import Reference
     from spreadapi_conformance.reference.config import ReferenceConfig
 
-    # No background warm-up: tests compile what they use, and no thread outlives the session.
-    reference = Reference(ReferenceConfig(warm_up=False))
+    # No background warm-up: tests compile what they use, and no thread outlives the session. The admin
+    # surface is on, so the checks that issue and revoke their own credentials run in process too.
+    admin_token = "admin-" + secrets.token_hex(16)
+    reference = Reference(ReferenceConfig(warm_up=False, admin_token=admin_token))
     asyncio.run(reference.seed())  # the memory store is not bound to an event loop
     services = {
         s.id: PublishedService(id=s.id, fixture=s.id, public=s.public, token=reference.service_tokens.get(s.id))
@@ -123,6 +159,7 @@ def _in_process_target() -> Target:
         services=services,
         mcp_tokens=dict(reference.mcp_tokens),
         oauth=OAuthSpec(registration=True),
+        admin_token=admin_token,
     )
     return Target(spec=spec, app=reference.app)
 
@@ -152,3 +189,18 @@ async def client(target: Target) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def services() -> dict[str, ServiceDef]:
     return load_services()
+
+
+@pytest.fixture(scope="session")
+def bridge_command(pytestconfig: pytest.Config) -> list[str]:
+    """The stdio bridge to launch as Claude Desktop would: --bridge-command, else this package's own."""
+    given = pytestconfig.getoption("--bridge-command")
+    if not given:
+        return [sys.executable, "-m", "spreadapi_conformance", "bridge"]
+    try:
+        command = shlex.split(given)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--bridge-command is not a valid command line: {exc}") from None
+    if not command:
+        raise pytest.UsageError("--bridge-command is empty")
+    return command

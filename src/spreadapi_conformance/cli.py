@@ -207,6 +207,14 @@ def certify(
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Run this many checks at once (pytest-xdist workers; 0: one at a time). Default: 4 against a "
+            "--target (its checks wait on the network; --max-rps is shared among them), 0 in process.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the conformance checks against a target, print a verdict per option, write the reports.
 
@@ -227,6 +235,7 @@ def certify(
         select=select,
         bridge_command=bridge_command,
         progress=progress,
+        workers=workers,
     )
     raise typer.Exit(run(request))
 

@@ -82,3 +82,30 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert isinstance(rest["pass"], bool) and isinstance(report["cold_start"]["pass"], bool)
     assert report["meta"]["quick"] is True
     assert "ratio REST/engine" in done.stdout and ("PASS" in done.stdout or "MISS" in done.stdout)
+
+
+@pytest.mark.live
+def test_certify_benchmarks_report_their_figures(tmp_path: Path) -> None:
+    """``--only certify`` runs both certify figures (in process; against serve behind the delaying proxy), here
+    on one check (``--certify-k``) to keep it short, and merges them into an existing figures file."""
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps({"meta": {}, "engine": {"kept": True}}), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--only", "certify", "--certify-k", "test_pagination_fields", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, f"run.py --only certify exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["engine"] == {"kept": True}, "a partial run keeps the other figures"
+    for key in ("in_process", "delayed"):
+        row = report["certify"][key]
+        assert row["exit"] == 0 and row["tests"] == 1 and _positive(row["wall_s"]), row
+        assert row["slowest"][0]["test"] == "suites/rest/test_listing.py::test_pagination_fields", row["slowest"]
+        assert isinstance(row["pass"], bool) and row["by_suite"] == {"suites/rest": row["by_suite"]["suites/rest"]}
+    delayed = report["certify"]["delayed"]
+    assert delayed["round_trip_ms"] >= 50, "the proxy adds 25 ms each way"
+    assert delayed["proxy"]["chunks_up"] >= 1 and delayed["proxy"]["refused"] == 0, delayed["proxy"]
+    assert "certify --target: serve behind the delaying proxy" in done.stdout

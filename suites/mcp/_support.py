@@ -1,6 +1,8 @@
 """Helpers for the MCP checks: SDK sessions at a chosen revision, raw JSON-RPC over HTTP, challenges.
 
-The SDK client speaks ``httpx2``; the raw checks use ``httpx`` like the rest of the suite. In process,
+The SDK client speaks ``httpx2``; the raw checks use ``httpx`` like the rest of the suite. Both carry
+certify's evidence hooks and the target's ``--max-rps`` limiter (``target_session`` passes it on), so a
+failing check driven by the SDK shows its JSON-RPC exchanges in the report as the raw ones do. In process,
 both go through an ASGI transport, and the app's lifespan must run (``running``): the SDK's session
 managers live in it. ``httpx``'s and ``httpx2``'s ASGI transports buffer whole responses, so a
 standalone GET stream (which never ends) is only checked over loopback (``test_loopback``).
@@ -23,6 +25,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from spreadapi_conformance.fixtures import load_services
+from spreadapi_conformance.report import evidence
+from spreadapi_conformance.report.evidence import RateLimiter
 
 # Every revision the SDK negotiates: the initialize handshake ones and the stateless 2026-07-28.
 REVISIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
@@ -37,6 +41,16 @@ FIXTURE_IDS = tuple(load_services())
 
 def service_path(service_id: str) -> str:
     return f"/api/mcp/services/{service_id}"
+
+
+def open_mcp_path(target: Any) -> str:
+    """The MCP endpoint the generic transport checks talk to, one that needs no credential: the target
+    file's ``[paths] single_service_mcp`` when it is a fixed path (one MCP server at one URL, such as an
+    MCP server that is not SpreadAPI), else the single-service endpoint of the public loan calculator."""
+    template = target.spec.paths.get("single_service_mcp") or ""
+    if template and "{id}" not in template:
+        return template
+    return target.path("single_service_mcp", fixture="loan-calculator")
 
 
 @contextlib.asynccontextmanager
@@ -70,13 +84,26 @@ async def running(app: Any) -> AsyncIterator[None]:
 
 
 def http2_client(
-    app: Any, base_url: str = "http://testserver", token: str | None = None, **headers: str
+    app: Any,
+    base_url: str = "http://testserver",
+    token: str | None = None,
+    *,
+    limiter: RateLimiter | None = None,
+    **headers: str,
 ) -> httpx2.AsyncClient:
-    """An httpx2 client for the SDK: in process when ``app`` is given, else over the network."""
+    """An httpx2 client for the SDK: in process when ``app`` is given, else over the network.
+
+    Its exchanges are certify's evidence, and it is paced by ``limiter`` (a live target's --max-rps)."""
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     transport = httpx2.ASGITransport(app=app) if app is not None else None
-    return httpx2.AsyncClient(transport=transport, base_url=base_url, headers=headers, timeout=30)
+    return httpx2.AsyncClient(
+        transport=transport,
+        base_url=base_url,
+        headers=headers,
+        timeout=30,
+        event_hooks=evidence.event_hooks(limiter),
+    )
 
 
 async def handshake(session: ClientSession, revision: str) -> None:
@@ -104,16 +131,28 @@ async def handshake(session: ClientSession, revision: str) -> None:
 
 @contextlib.asynccontextmanager
 async def mcp_session(
-    app: Any, path: str, token: str | None = None, revision: str = LATEST, base_url: str = "http://testserver"
+    app: Any,
+    path: str,
+    token: str | None = None,
+    revision: str = LATEST,
+    base_url: str = "http://testserver",
+    limiter: RateLimiter | None = None,
 ) -> AsyncIterator[ClientSession]:
     """An SDK ``ClientSession`` on ``path``, past the handshake at ``revision``."""
     async with (
-        http2_client(app, base_url, token) as http,
+        http2_client(app, base_url, token, limiter=limiter) as http,
         streamable_http_client(base_url.rstrip("/") + path, http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):
         await handshake(session, revision)
         yield session
+
+
+def target_session(
+    target: Any, path: str, token: str | None = None, revision: str = LATEST
+) -> contextlib.AbstractAsyncContextManager[ClientSession]:
+    """:func:`mcp_session` on the target under test (in process or live), paced by its --max-rps."""
+    return mcp_session(target.app, path, token, revision, target.base_url, getattr(target, "limiter", None))
 
 
 def instructions(session: ClientSession) -> str:
@@ -171,6 +210,12 @@ def messages(response: httpx.Response) -> list[dict[str, Any]]:
         if data and "".join(data):
             found.append(json.loads("\n".join(data)))
     return found
+
+
+def said(response: httpx.Response) -> str:
+    """A response in one line, for an assertion's message (a check's reason in the report)."""
+    kind = response.headers.get("content-type", "no content-type")
+    return f"HTTP {response.status_code} ({kind}): {response.text[:300]!r}"
 
 
 def answer(response: httpx.Response, request_id: Any) -> dict[str, Any]:

@@ -25,9 +25,9 @@ from ._support import (
     REVISIONS,
     SERVICE_TOOLS,
     instructions,
-    mcp_session,
     rest_result,
     service_path,
+    target_session,
     tool_json,
     tool_text,
 )
@@ -42,7 +42,7 @@ def session(target: Any, fixture_id: str, revision: str = LATEST):
     """An SDK session on the target's single-service endpoint of ``fixture_id``, authorised if private."""
     token = target.auth(fixture_id).get("Authorization", "").removeprefix("Bearer ") or None
     path = service_path(target.published(fixture_id).id)
-    return mcp_session(target.app, path, token=token, revision=revision, base_url=target.base_url)
+    return target_session(target, path, token=token, revision=revision)
 
 
 async def rest_execute(client: Any, target: Any, fixture_id: str, inputs: dict[str, Any]) -> dict[str, Any]:

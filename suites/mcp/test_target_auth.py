@@ -17,10 +17,11 @@ from ._support import (
     MODERN,
     challenge,
     initialize_message,
-    mcp_session,
     prm_url,
     rest_result,
+    said,
     service_path,
+    target_session,
 )
 
 pytestmark = pytest.mark.conformance
@@ -42,13 +43,13 @@ async def initialize(client: httpx.AsyncClient, path: str, **headers: str) -> ht
 
 
 async def check_challenge(client: httpx.AsyncClient, target: Any, response: httpx.Response, path: str) -> None:
-    assert response.status_code == 401, f"HTTP {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 401, said(response)
     scheme, params = challenge(response)
     assert scheme.lower() == "bearer"
     assert params.get("resource_metadata") == prm_url(target.base_url, path), params
     assert "error" not in params, "no credential was presented: RFC 6750 §3.1 says no error code"
     document = await client.get(params["resource_metadata"].removeprefix(target.base_url.rstrip("/")))
-    assert document.status_code == 200, document.text
+    assert document.status_code == 200, said(document)
     assert document.json()["resource"] == target.base_url.rstrip("/") + path
 
 
@@ -77,7 +78,7 @@ async def test_query_string_token_is_not_read(mcp_target, client, name):
 async def test_garbage_token_is_invalid_token(mcp_target, client):
     """MCP-AUTH-033 MUST: an unknown token on the private endpoint is 401 with error="invalid_token"."""
     response = await initialize(client, private_path(mcp_target), authorization="Bearer not-a-real-token")
-    assert response.status_code == 401, response.text
+    assert response.status_code == 401, said(response)
     assert challenge(response)[1].get("error") == "invalid_token"
 
 
@@ -85,7 +86,7 @@ async def test_garbage_token_is_invalid_token(mcp_target, client):
 async def test_scheme_is_case_insensitive(mcp_target, client, scheme):
     """MCP-AUTH-034 MUST: "bearer <token>" in any case opens the private endpoint."""
     response = await initialize(client, private_path(mcp_target), authorization=f"{scheme} {quote_token(mcp_target)}")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, said(response)
 
 
 async def test_bridge_with_an_mcp_token(mcp_target, client):
@@ -98,8 +99,8 @@ async def test_bridge_with_an_mcp_token(mcp_target, client):
     service_id = mcp_target.published("loan-calculator").id
     inputs = fixture.golden[0]["inputs"]
     response = await client.post(mcp_target.execute_path("loan-calculator"), json={"inputs": inputs})
-    assert response.status_code == 200, response.text
-    async with mcp_session(mcp_target.app, "/api/mcp/bridge", token, MODERN, mcp_target.base_url) as session:
+    assert response.status_code == 200, said(response)
+    async with target_session(mcp_target, "/api/mcp/bridge", token, MODERN) as session:
         assert [t.name for t in (await session.list_tools()).tools] == BRIDGE_TOOLS
         result = await session.call_tool("spreadapi_calc", {"serviceId": service_id, "inputs": inputs})
     assert not result.is_error, result
@@ -109,5 +110,5 @@ async def test_bridge_with_an_mcp_token(mcp_target, client):
 async def test_bridge_without_a_token_is_401(mcp_target, client):
     """MCP-AUTH-035 MUST: the bridge without a credential is 401 with a Bearer challenge."""
     response = await initialize(client, "/api/mcp/bridge")
-    assert response.status_code == 401, response.text
+    assert response.status_code == 401, said(response)
     assert challenge(response)[0].lower() == "bearer"

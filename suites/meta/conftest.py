@@ -2,11 +2,14 @@
 
 ``certify_in_process`` is one full in-process certify, run once per session and shared. ``fake_target``
 is a tiny Starlette app under uvicorn in a thread: under ``/broken`` a SpreadAPI listing and HTTP 500
-(echoing the caller's credentials) for everything else, elsewhere 404 (a wrong base URL).
+(echoing the caller's credentials) for everything else; under ``/wrong-mcp`` a listing and MCP endpoints
+that answer in SSE with a revision nobody offered (echoing the credential too); elsewhere 404 (a wrong
+base URL).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,7 +68,7 @@ def certify_in_process(tmp_path_factory: pytest.TempPathFactory) -> Certified:
 def fake_app() -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     services = [
@@ -85,11 +88,33 @@ def fake_app() -> Any:
     async def missing(request: Request) -> JSONResponse:
         return JSONResponse({"error": "Not found"}, status_code=404)
 
+    async def wrong_mcp(request: Request) -> Response:
+        # An MCP endpoint that answers in SSE, as the reference does, but wrongly: initialize with a
+        # revision nobody offered, anything else "method not found"; it echoes the caller's credential.
+        message = json.loads(await request.body() or b"{}")
+        if "id" not in message:
+            return Response(status_code=202)
+        if message.get("method") == "initialize":
+            answer = {
+                "protocolVersion": "1999-01-01",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "wrong", "version": "1"},
+                "instructions": f"you sent {request.headers.get('authorization')}",
+            }
+            reply = {"jsonrpc": "2.0", "id": message["id"], "result": answer}
+        else:
+            reply = {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "Method not found"}}
+        event = f"event: message\ndata: {json.dumps(reply)}\n\n"
+        return Response(event, media_type="text/event-stream", headers={"mcp-session-id": "wrong-session"})
+
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
     return Starlette(
         routes=[
             Route("/broken/api/v1/services", listing),
             Route("/broken/{rest:path}", broken, methods=methods),
+            Route("/wrong-mcp/api/v1/services", listing),
+            Route("/wrong-mcp/api/v1/services/{service}/execute", broken, methods=["POST"]),
+            Route("/wrong-mcp/api/mcp/services/{service}", wrong_mcp, methods=["POST"]),
             Route("/{rest:path}", missing, methods=methods),
         ]
     )

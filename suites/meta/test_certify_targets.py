@@ -206,6 +206,7 @@ def test_unknown_option_and_both_modes_are_refused(tmp_path):
     for args, phrase in (
         (["--option", "gopher"], "unknown option gopher"),
         (["--in-process", "--target", "x.toml"], "either --target or --in-process"),
+        (["--in-process", "--workers", "99"], "--workers must be between 0"),
     ):
         run = certify(tmp_path / "reports", *args, timeout=120)
         assert run.returncode == 2 and phrase in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 import httpx
+import httpx2
 import pytest
 
 from spreadapi_conformance.catalog import Requirement
@@ -79,6 +80,48 @@ def test_recorder_keeps_the_last_exchanges_masked_and_cut():
     assert last["response"]["status"] == 500
     assert len(last["response"]["body"]) < 4200 and "bytes in all" in last["response"]["body"]
     assert SVC not in json.dumps(shown)
+
+
+@pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_streamed_responses_show_what_the_client_read(library):
+    """The MCP SDK (httpx2) reads SSE answers event by event and keeps no body: the evidence shows the
+    events it read, whether it read to the end, and how much in all when that is over the limit."""
+    message = {"jsonrpc": "2.0", "id": 1, "result": {"token": SVC}}
+    event = f"event: message\ndata: {json.dumps(message)}\n\n"
+
+    async def events(count: int, times: int = 1):
+        for _ in range(count):
+            yield (event * times).encode()
+
+    def answer(request):
+        chunks = {"/endless": events(50), "/big": events(1, 400)}.get(request.url.path, events(1))
+        # /endless is a GET stream: more events than anyone reads.
+        return library.Response(200, headers={"content-type": "text/event-stream"}, content=chunks)
+
+    async def scenario() -> evidence.Recorder:
+        recorder = evidence.start("t")
+        try:
+            async with library.AsyncClient(
+                transport=library.MockTransport(answer), base_url="http://t", event_hooks=evidence.event_hooks()
+            ) as http:
+                for path in ("/one", "/endless", "/big"):
+                    async with http.stream("POST", path, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}) as r:
+                        async for line in r.aiter_lines():
+                            if line.startswith("data:") and path == "/endless":
+                                break
+                await http.get("/plain")  # read whole by the client: shown as it is
+        finally:
+            evidence.stop()
+        return recorder
+
+    one, endless, big, plain = asyncio.run(scenario()).evidence()
+    assert one["request"]["body"] == '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    assert one["response"]["body"] == event.replace(SVC, "svc_tk_…(masked)"), "read to the end: no note"
+    assert endless["response"]["body"].startswith(event.replace(SVC, "svc_tk_…(masked)"))
+    assert endless["response"]["body"].endswith("(the client read no further)")
+    assert len(big["response"]["body"]) < 4200 and f"({len(event) * 400} bytes read in all)" in big["response"]["body"]
+    assert plain["response"]["body"] == event.replace(SVC, "svc_tk_…(masked)")
+    assert SVC not in json.dumps([one, endless, big, plain])
 
 
 def test_nothing_is_recorded_outside_a_check():

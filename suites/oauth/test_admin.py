@@ -14,6 +14,7 @@ from ._support import OAuthDriver
 
 ADMIN = "admin-" + "7" * 26
 PATHS = ("/admin/mcp-tokens/revoke", "/admin/service-tokens/revoke")
+ISSUE = ("/admin/mcp-tokens/issue", "/admin/service-tokens/issue")
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def _as_admin(token: str = ADMIN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", PATHS + ISSUE)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_without_an_admin_token_the_paths_do_not_exist(http, path, method):
     response = await http.request(method, path, json={"token": "x"}, headers=_as_admin())
@@ -114,3 +115,53 @@ async def test_a_bad_body_is_400(admin_http, content, content_type):
 def test_a_weak_admin_token_is_refused_at_start(weak):
     with pytest.raises(ValueError, match="admin token"):
         Reference(ReferenceConfig(warm_up=False, admin_token=weak))
+
+
+@pytest.mark.parametrize("path", ISSUE)
+async def test_issuing_needs_the_admin_token(admin_http, path):
+    body = {"services": ["quote"], "service": "quote"}
+    for headers in ({}, _as_admin(ADMIN + "x")):
+        response = await admin_http.post(path, json=body, headers=headers)
+        assert response.status_code == 401 and "token" not in response.json()
+
+
+async def test_an_issued_mcp_token_works_until_revoked(admin_http, admin_reference):
+    response = await admin_http.post(ISSUE[0], json={"services": ["quote", "quote"]}, headers=_as_admin())
+    assert response.status_code == 201 and response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["services"] == ["quote"] and body["token"].startswith("spapi_live_")
+    assert await admin_reference.mcp_registry.validate(body["token"]) == ["quote"]
+    revoked = await admin_http.post(PATHS[0], json={"token": body["token"]}, headers=_as_admin())
+    assert revoked.json() == {"revoked": True}
+    assert await admin_reference.mcp_registry.validate(admin_reference.mcp_tokens["all"]), "the seeded one is untouched"
+
+
+async def test_an_issued_service_token_opens_its_service(admin_http, admin_reference):
+    response = await admin_http.post(ISSUE[1], json={"service": "quote", "name": "check"}, headers=_as_admin())
+    assert response.status_code == 201
+    token = response.json()["token"]
+    execute = await admin_http.post(
+        "/api/v1/services/quote/execute",
+        json={"inputs": {"product": "gadget", "quantity": 2}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert execute.status_code == 200, execute.text
+    assert token != admin_reference.service_tokens["quote"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (ISSUE[0], {"services": []}),
+        (ISSUE[0], {"services": "quote"}),
+        (ISSUE[0], {"services": ["no-such-service"]}),
+        (ISSUE[0], {"services": [5]}),
+        (ISSUE[0], {"services": ["quote"], "name": 7}),
+        (ISSUE[1], {}),
+        (ISSUE[1], {"service": "no-such-service"}),
+        (ISSUE[1], {"service": ["quote"]}),
+    ],
+)
+async def test_issuing_for_what_is_not_published_is_400(admin_http, path, body):
+    response = await admin_http.post(path, json=body, headers=_as_admin())
+    assert response.status_code == 400 and response.json()["error"] == "Bad request", response.text

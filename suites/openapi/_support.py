@@ -34,7 +34,7 @@ _DOCUMENT_URI = "urn:spreadapi-conformance:openapi-document"
 
 
 def service_document_path(target: Any, fixture_id: str) -> str:
-    return f"/api/v1/services/{target.published(fixture_id).id}/openapi.json"
+    return target.path("openapi", fixture=fixture_id)
 
 
 def excerpt(response: httpx.Response, size: int = 400) -> str:

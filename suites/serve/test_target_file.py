@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spreadapi_conformance.target import (
+    DEFAULT_PATHS,
     LOOPBACK_REDIRECT_URI,
     OAuthSpec,
     PublishedService,
@@ -65,6 +66,49 @@ def test_secrets_may_come_from_the_environment(tmp_path, monkeypatch):
     ],
 )
 def test_malformed_oauth_parts_are_one_clear_error(tmp_path, text, message):
+    path = tmp_path / "t.toml"
+    path.write_text('base_url = "https://staging.example.test"\n' + text + "\n")
+    with pytest.raises(TargetError, match=message):
+        load_target(path)
+
+
+def test_oauth_client_id_and_consent_are_read_and_written(tmp_path):
+    path = tmp_path / "t.toml"
+    oauth = OAuthSpec(registration=False, redirect_uri=LOOPBACK_REDIRECT_URI, client_id="pre-1", consent="manual")
+    write_target(path, "http://127.0.0.1:1", [], oauth=oauth)
+    assert load_target(path).oauth == oauth
+    write_target(path, "http://127.0.0.1:1", [], oauth=OAuthSpec())
+    assert "consent" not in path.read_text() and load_target(path).oauth.consent == "form"
+
+
+def test_paths_default_to_the_seeds_and_can_be_overridden(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('base_url = "https://staging.example.test"\n')
+    assert load_target(path).paths == DEFAULT_PATHS
+    path.write_text(
+        'base_url = "https://staging.example.test"\n'
+        '[paths]\nsingle_service_mcp = "/api/mcp/service/{id}"\nmcp = "/mcp/"\n'
+    )
+    paths = load_target(path).paths
+    assert paths["single_service_mcp"] == "/api/mcp/service/{id}" and paths["mcp"] == "/mcp"
+    assert paths["execute"] == DEFAULT_PATHS["execute"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[oauth]\nconsent = "browser"', "oauth.consent must be one of form, manual"),
+        ("[oauth]\nclient_id = 5", "oauth.client_id must be a non-empty string"),
+        ("paths = 1", r"\[paths\] must be a table"),
+        ('[paths]\nexecutes = "/x/{id}"', "unknown endpoints executes"),
+        ('[paths]\nexecute = "api/{id}"', "paths.execute must be a path starting with /"),
+        ('[paths]\nexecute = "/api/run"', r"paths.execute must contain \{id\}"),
+        ('[paths]\nmcp = "/api/{id}/mcp"', r"paths.mcp takes no \{id\}"),
+        ('[paths]\nopenapi = "/api/{id}/{name}.json"', "may hold no placeholder but"),
+        ('[paths]\nmcp = "/api/mcp?x=1"', "no query"),
+    ],
+)
+def test_malformed_paths_and_consent_are_one_clear_error(tmp_path, text, message):
     path = tmp_path / "t.toml"
     path.write_text('base_url = "https://staging.example.test"\n' + text + "\n")
     with pytest.raises(TargetError, match=message):

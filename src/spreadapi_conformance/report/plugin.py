@@ -7,6 +7,10 @@ skips keep their reason), keeps the evidence of failing tests (the last HTTP exc
 shows a progress bar. :meth:`ConformancePlugin.results` folds the tests into one result per catalogue
 entry: a requirement fails if any of its tests (parametrized variants) fails, a failed SHOULD is a
 warning, and an entry with no test run is skipped with the reason why.
+
+Under pytest-xdist (``certify --workers N``) the plugin is the controller's: the workers collect, deselect
+and record evidence (``worker.py``) and their reports carry the requirement and the evidence; the plugin
+learns the tests from those reports, and the progress total from the workers' collections.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 from ..catalog import Requirement, docstring_requirement
 from . import evidence
 from .masking import Masker
+from .worker import EVIDENCE, REQUESTS, REQUIREMENT, properties, split_by_options
 
 EVIDENCE_TESTS = 3  # failing tests of one requirement whose exchanges go into the report
 REASON_LIMIT = 2000
@@ -92,6 +97,7 @@ class ConformancePlugin:
         self._progress: Any = None
         self._task: Any = None
         self._counts: Counter[str] = Counter()
+        self._order: dict[str, int] = {}  # under xdist: collection order (reports arrive as workers finish)
 
     def masker(self) -> Masker:
         # Built when needed: the target fixture registers the in-process reference's tokens mid-run.
@@ -106,21 +112,25 @@ class ConformancePlugin:
 
     @pytest.hookimpl(trylast=True)  # after -m and -k have deselected theirs
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        keep, drop = [], []
-        for item in items:
+        keep, drop = split_by_options(items, self.certified)
+        for item in drop:
             found = docstring_requirement(getattr(getattr(item, "function", None), "__doc__", None))
-            rid = found[0] if found else None
-            requirement = self.catalog.get(rid) if rid else None
-            if requirement is not None and self.certified is not None and not self.certified & set(requirement.options):
-                drop.append(item)
-                self.option_deselected.setdefault(requirement.id, []).append(item.nodeid)
-                continue
-            keep.append(item)
-            self.tests[item.nodeid] = ItemResult(item.nodeid, rid)
+            if found:
+                self.option_deselected.setdefault(found[0], []).append(item.nodeid)
+        for item in keep:
+            found = docstring_requirement(getattr(getattr(item, "function", None), "__doc__", None))
+            self.tests[item.nodeid] = ItemResult(item.nodeid, found[0] if found else None)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
         self._start_progress(len(keep))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # Every worker collects the same checks, in the same order: the first one says which and how many.
+        if not self._order:
+            self._order = {nodeid: index for index, nodeid in enumerate(ids)}
+        self._start_progress(len(ids))
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -132,14 +142,20 @@ class ConformancePlugin:
             self._progress.update(self._task, check=(result.requirement if result else None) or _variant(nodeid))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        sent = properties(report)  # from a worker (xdist): the requirement, and a failure's evidence
         result = self.tests.get(report.nodeid)
+        if result is None and REQUIREMENT in sent:
+            result = self.tests[report.nodeid] = ItemResult(report.nodeid, sent[REQUIREMENT])
         if result is None:
             return
         if report.failed and result.outcome != "failed":
             result.outcome = "failed"
             result.reason = self.masker().text(_failure_reason(report))[:REASON_LIMIT]
             recorder = evidence.current()
-            if recorder is not None:
+            if EVIDENCE in sent:
+                result.evidence = self.masker().obj(sent[EVIDENCE])
+                result.requests = sent.get(REQUESTS, 0)
+            elif recorder is not None:
                 result.evidence = recorder.evidence(self.masker())
                 result.requests = recorder.total
         elif report.skipped and result.outcome == "passed":
@@ -207,13 +223,16 @@ class ConformancePlugin:
     def results(self) -> list[CheckResult]:
         """One result per catalogue entry, in catalogue order."""
         by_requirement: dict[str, list[ItemResult]] = {}
-        for test in self.tests.values():
+        ordered = sorted(self.tests.values(), key=lambda t: self._order.get(t.nodeid, len(self._order)))
+        for test in ordered:
             if test.requirement in self.catalog:
                 by_requirement.setdefault(test.requirement, []).append(test)
         return [self._fold(req, by_requirement.get(rid, [])) for rid, req in self.catalog.items()]
 
     def _not_run_reason(self, requirement: Requirement) -> str:
-        if requirement.id in self.option_deselected:
+        # Deselected here, or (under xdist) in the workers, for the same reason.
+        deselected = self.certified is not None and not self.certified & set(requirement.options)
+        if requirement.id in self.option_deselected or deselected:
             reasons = self.not_certified_reasons
             why = [f"{option} ({reasons.get(option, 'not requested')})" for option in requirement.options]
             return "not run: its options are not being certified: " + ", ".join(why)

@@ -1,0 +1,64 @@
+"""certify --bridge-command: the Claude Desktop replay launches the command given, and a command that
+cannot be run is one line of error before any check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from spreadapi_conformance.certify import CertifyError, CertifyRequest, prepare
+
+from .conftest import certify
+
+
+def test_the_replay_launches_the_given_command(tmp_path: Path):
+    log = tmp_path / "launched.log"
+    wrapper = tmp_path / "my-bridge"
+    wrapper.write_text(
+        f'#!/bin/sh\necho "$SPREADAPI_SERVICE_ID" >> "{log}"\nexec "{sys.executable}" -m spreadapi_conformance bridge\n'
+    )
+    wrapper.chmod(0o755)
+    run = certify(
+        tmp_path / "reports",
+        "--option",
+        "claude-desktop",
+        "-k",
+        "through_the_bridge",
+        "--bridge-command",
+        f"'{wrapper}'",
+    )
+    assert run.returncode == 0, f"{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    assert sorted(log.read_text().split()) == ["edge-cases", "loan-calculator", "quote"]
+    report = run.json()
+    assert report["run"]["bridge_command"] == f"'{wrapper}'"
+    outcomes = {c["id"]: c["outcome"] for c in report["checks"] if c["id"].startswith("REPLAY-CLAUDE")}
+    assert outcomes == {"REPLAY-CLAUDE-001": "passed", "REPLAY-CLAUDE-002": "passed"}
+
+
+def test_a_bridge_that_exits_fails_the_replay_with_its_reason(tmp_path: Path):
+    wrapper = tmp_path / "broken-bridge"
+    wrapper.write_text("#!/bin/sh\necho 'broken-bridge: error: nothing here' >&2\nexit 1\n")
+    wrapper.chmod(0o755)
+    run = certify(
+        tmp_path / "reports", "--option", "claude-desktop", "-k", "through_the_bridge", "--bridge-command", str(wrapper)
+    )
+    assert run.returncode == 1, f"{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    check = next(c for c in run.json()["checks"] if c["id"] == "REPLAY-CLAUDE-001")
+    assert check["outcome"] == "failed" and "did not start" in check["reason"]
+    assert "broken-bridge: error: nothing here" in check["reason"]
+
+
+def test_an_unusable_bridge_command_is_refused_before_the_checks():
+    for command, message in (
+        ("no-such-program-7f3a --flag", "'no-such-program-7f3a' is not an executable on PATH"),
+        ("'unbalanced", "not a valid command line"),
+        ("   ", "empty"),
+    ):
+        try:
+            prepare(CertifyRequest(bridge_command=command))
+        except CertifyError as exc:
+            assert message in str(exc), str(exc)
+        else:
+            raise AssertionError(f"{command!r} was accepted")
+    # Not certifying claude-desktop, the command is not needed and not checked.
+    prepare(CertifyRequest(bridge_command="no-such-program-7f3a", options=["rest-actions"]))
