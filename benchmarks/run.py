@@ -51,8 +51,8 @@ from typing import Any
 import httpx
 
 from spreadapi_conformance.engine import ENGINES, get_engine
-from spreadapi_conformance.fixtures import InputDef, ServiceDef, load_services
-from spreadapi_conformance.strategies import cells_for
+from spreadapi_conformance.fixtures import ServiceDef, load_services
+from spreadapi_conformance.strategies import cells_for, random_value
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADGEN = Path(__file__).resolve().with_name("loadgen.py")
@@ -92,28 +92,13 @@ QUICK = Plan(40, 5, 1, False, 1, rest_warmup=0.5, rest_rounds=2, rest_window=0.7
 # Inputs: valid, varying, reproducible from the seed
 
 
-def _value(spec: InputDef, rng: random.Random) -> Any:
-    if spec.allowed_values:
-        return rng.choice(spec.allowed_values)
-    if spec.type == "boolean":
-        return rng.random() < 0.5
-    if spec.type == "integer":
-        low = int(spec.min) if spec.min is not None else -1_000_000
-        high = int(spec.max) if spec.max is not None else 1_000_000
-        return rng.randint(low, high)
-    if spec.type == "number":
-        low = spec.min if spec.min is not None else -1e6
-        high = spec.max if spec.max is not None else 1e6
-        if spec.format == "percentage":
-            low, high = max(low, 0.001), min(high, 0.25)  # realistic rates, as fractions
-        return round(rng.uniform(low, high), 6)
-    return rng.choice(["Welt", "Zoë", "Ægir ✓", "你好", "Grüße"]) + str(rng.randrange(1000))
-
-
 def sample_inputs(service: ServiceDef, count: int, seed: int) -> list[dict[str, Any]]:
     """Request inputs: every mandatory input, each optional one half of the time."""
     rng = random.Random(f"{seed}:{service.id}")
-    return [{s.name: _value(s, rng) for s in service.inputs if s.mandatory or rng.random() < 0.5} for _ in range(count)]
+    return [
+        {s.name: random_value(s, rng) for s in service.inputs if s.mandatory or rng.random() < 0.5}
+        for _ in range(count)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------

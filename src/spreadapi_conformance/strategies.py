@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -94,3 +96,26 @@ def invalid_inputs(draw, service: ServiceDef) -> tuple[dict[str, Any], str, str]
             )
         )
     return inputs, spec.name, kind
+
+
+def random_value(spec: InputDef, rng: random.Random, text: Callable[[random.Random], str] | None = None) -> Any:
+    """A valid canonical value from a seeded ``random.Random``: reproducible inputs for benchmarks and
+    engine tests, where hypothesis' search is not wanted. Percentages stay realistic (0.1 % to 25 %),
+    away from the tiny-rate region where engines legitimately differ."""
+    if spec.allowed_values:
+        return rng.choice(spec.allowed_values)
+    if spec.type == "boolean":
+        return rng.random() < 0.5
+    if spec.type == "integer":
+        low = int(spec.min) if spec.min is not None else -1_000_000
+        high = int(spec.max) if spec.max is not None else 1_000_000
+        return rng.randint(low, high)
+    if spec.type == "number":
+        low = spec.min if spec.min is not None else -1e6
+        high = spec.max if spec.max is not None else 1e6
+        if spec.format == "percentage":
+            low, high = max(low, 0.001), min(high, 0.25)
+        return round(rng.uniform(low, high), 6)
+    if text is not None:
+        return text(rng)
+    return rng.choice(["Welt", "Zoë", "Ægir ✓", "你好", "Grüße"]) + str(rng.randrange(1000))

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +90,34 @@ def chromium() -> str:
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         missing("Chromium", f"looked for {path}; SPREADAPI_CHROMIUM overrides")
     return path
+
+
+# As root in a container with no GPU and a closed network (the machine notes for python-svc).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def headless_chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a browser Playwright downloads)."""
+    executable = chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: pip install -e '.[dev]'", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def node_bin_dir() -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 from spreadapi_conformance.engine import ENGINES, Evaluator, get_engine
 from spreadapi_conformance.fixtures import InputDef, ServiceDef, fixtures_dir, load_services
 from spreadapi_conformance.oracle import same_value
+from spreadapi_conformance.strategies import random_value
 
 __all__ = [
     "ENGINES",
@@ -74,24 +75,6 @@ def outputs_table(rows: Mapping[str, Mapping[str, Any]], names: list[str]) -> st
     return "\n".join(lines)
 
 
-def _value(spec: InputDef, rng: random.Random, index: int) -> Any:
-    if spec.allowed_values:
-        return rng.choice(spec.allowed_values)
-    if spec.type == "boolean":
-        return rng.random() < 0.5
-    if spec.type == "integer":
-        low = int(spec.min) if spec.min is not None else -1_000_000
-        high = int(spec.max) if spec.max is not None else 1_000_000
-        return rng.randint(low, high)
-    if spec.type == "number":
-        low = spec.min if spec.min is not None else -1e6
-        high = spec.max if spec.max is not None else 1e6
-        if spec.format == "percentage":
-            low, high = max(low, 0.001), min(high, 0.25)  # realistic rates, away from the tiny-rate region
-        return round(rng.uniform(low, high), 6)
-    return f"Zoë-{index}-{rng.randrange(10**6)} ✓"
-
-
 def distinct_inputs(service: ServiceDef, count: int, seed: int = 0, optional: str = "random") -> list[dict[str, Any]]:
     """``count`` valid input sets, pairwise different, reproducible from ``seed``.
 
@@ -107,7 +90,8 @@ def distinct_inputs(service: ServiceDef, count: int, seed: int = 0, optional: st
         inputs = {}
         for spec in service.inputs:
             if spec.mandatory or optional == "all" or (optional == "random" and rng.random() < 0.5):
-                inputs[spec.name] = _value(spec, rng, len(result))
+                index = len(result)
+                inputs[spec.name] = random_value(spec, rng, lambda r, n=index: f"Zoë-{n}-{r.randrange(10**6)} ✓")
         key = json.dumps(inputs, sort_keys=True)
         if key not in seen:
             seen.add(key)

@@ -12,34 +12,16 @@ import pytest
 
 from spreadapi_conformance.catalog import OPTIONS
 
-from ..browser._live import REPORTS, chromium
+from ..browser._live import REPORTS, headless_chromium
 from .conftest import Certified
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[Any]:
-    executable = chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: pip install -e '.[dev]'", pytrace=False)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+        context.set_default_timeout(15_000)
+        yield context.new_page()
 
 
 def screenshot(page: Any, run: Certified, name: str) -> None:
