@@ -17,6 +17,9 @@ def _install(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole suite: reference, engines, store (on the real Redis), serve, conformance checks."""
     _install(session)
+    # Chromium (apt), Node 22 and the pinned npm tools for the browser and official-MCP-suite tests;
+    # about a second when they are already there, so a fresh machine needs no other step.
+    session.run("bash", "scripts/install-tools.sh", external=True)
     session.run("pytest", *(session.posargs or ["-q"]))
 
 
