@@ -109,16 +109,6 @@ def direct(served: Served, mode: str):
     return mcp_session(None, path, token=token, base_url=served.base_url)
 
 
-def rest_execute(served: Served, service_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    service = served.target.services[service_id]
-    headers = {"Authorization": f"Bearer {service.token}"} if service.token else {}
-    response = httpx.post(
-        f"{served.base_url}/api/v1/services/{service.id}/execute", json={"inputs": inputs}, headers=headers, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def calc_arguments(mode: str, service_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
     arguments: dict[str, Any] = {"inputs": inputs}
     if mode == "bridge":
@@ -164,7 +154,7 @@ async def test_golden_cases_equal_rest(served, mode, tmp_path):
         for service_id, inputs in cases:
             result = await session.call_tool("spreadapi_calc", calc_arguments(mode, service_id, inputs))
             assert not result.is_error, f"{service_id} {inputs}: {tool_text(result)}"
-            expected = rest_result(rest_execute(served, service_id, inputs))
+            expected = rest_result(served.execute(service_id, inputs))
             assert rest_result(result.structured_content) == expected, (service_id, inputs)
 
 
@@ -209,7 +199,7 @@ async def test_an_auto_client_falls_back_to_initialize(served, tmp_path):
         assert client.session.initialize_result.server_info.name == "spreadapi-loan-calculator"
         inputs = SERVICES["loan-calculator"].golden[0]["inputs"]
         result = await client.call_tool("spreadapi_calc", {"inputs": inputs})
-    assert rest_result(result.structured_content) == rest_result(rest_execute(served, "loan-calculator", inputs))
+    assert rest_result(result.structured_content) == rest_result(served.execute("loan-calculator", inputs))
 
 
 @pytest.mark.parametrize("service_id", ["loan-calculator", "quote"])
@@ -238,7 +228,7 @@ async def test_the_service_pages_claude_desktop_configuration_works(served, serv
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         result = await session.call_tool("spreadapi_calc", {"inputs": inputs})
-    assert rest_result(result.structured_content) == rest_result(rest_execute(served, service_id, inputs))
+    assert rest_result(result.structured_content) == rest_result(served.execute(service_id, inputs))
 
 
 # -- notifications, against a server that sends them -----------------------------------------------

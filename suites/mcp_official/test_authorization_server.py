@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from ..browser._live import REPORTS, Live, live_reference
-from ..serve.conftest import free_port
+from ..serve.conftest import free_port, stop_process
 
 pytestmark = pytest.mark.live
 
@@ -108,13 +108,7 @@ class Harness:
         return code
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
 
 
 def play_the_user(live: Live, authorize_url: str, callback_port: int, resource: str | None) -> None:

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from spreadapi_conformance.fixtures import load_services
@@ -70,16 +69,6 @@ def endpoint(served: Served, kind: str) -> tuple[str, str]:
         assert quote.token, "the target file holds no token for quote"
         return f"{served.base_url}/api/mcp/services/{quote.id}", quote.token
     return f"{served.base_url}/api/mcp/bridge", target.mcp_tokens["all"]
-
-
-def rest_execute(served: Served, service_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    service = served.target.services[service_id]
-    headers = {"Authorization": f"Bearer {service.token}"} if service.token else {}
-    response = httpx.post(
-        f"{served.base_url}/api/v1/services/{service.id}/execute", json={"inputs": inputs}, headers=headers, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 @pytest.mark.parametrize("kind", ["service-private", "bridge"])
@@ -135,7 +124,7 @@ def test_inspector_calc_equals_rest(served, inspector, kind, service_id, case):
         f"Authorization: Bearer {token}",
     )
     assert result.get("isError") is not True, result
-    expected = rest_result(rest_execute(served, service_id, inputs))
+    expected = rest_result(served.execute(service_id, inputs))
     assert rest_result(result["structuredContent"]) == expected
     assert rest_result(json.loads(result["content"][0]["text"])) == expected
 
@@ -173,4 +162,4 @@ def test_inspector_through_the_stdio_bridge(served, inspector, tmp_path: Path):
         f"inputs={json.dumps(inputs)}",
         *launch,
     )
-    assert rest_result(called["structuredContent"]) == rest_result(rest_execute(served, "quote", inputs))
+    assert rest_result(called["structuredContent"]) == rest_result(served.execute("quote", inputs))

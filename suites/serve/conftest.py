@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -27,6 +28,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate, then kill what does not stop within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 @dataclass
 class Served:
     process: subprocess.Popen
@@ -39,13 +51,21 @@ class Served:
 
     def stop(self) -> str:
         """Stop the server and return what it wrote on stderr."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
         return self.process.stderr.read() if self.process.stderr else ""
+
+    def execute(self, service_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The REST execute body for ``inputs`` on the service published from fixture ``service_id``."""
+        service = self.target.services[service_id]
+        headers = {"Authorization": f"Bearer {service.token}"} if service.token else {}
+        response = httpx.post(
+            f"{self.base_url}/api/v1/services/{service.id}/execute",
+            json={"inputs": inputs},
+            headers=headers,
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
 
 
 def start_serve(tmp_path: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> Served:
