@@ -120,11 +120,15 @@ class Target:
             pytest.skip(f"the target file gives no token for the private service {service.id!r}")
         return {"Authorization": f"Bearer {service.token}"}
 
+    def template(self, name: str) -> str:
+        """The path of endpoint ``name`` as the target file gives it, ``{id}`` unfilled."""
+        return self.spec.paths.get(name) or DEFAULT_PATHS[name]
+
     def path(self, name: str, *, id: str | None = None, fixture: str | None = None) -> str:
         """Where the target serves endpoint ``name`` (``target.DEFAULT_PATHS``, or the file's ``[paths]``).
 
         ``id`` is a service id as published; ``fixture`` names the service by its fixture instead."""
-        template = self.spec.paths.get(name) or DEFAULT_PATHS[name]
+        template = self.template(name)
         if fixture is not None:
             id = self.published(fixture).id
         if "{id}" in template:

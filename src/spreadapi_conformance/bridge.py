@@ -7,6 +7,9 @@ The counterpart of the npm package ``spreadapi-mcp`` that Claude Desktop launche
                            is the MCP endpoint itself and is used as it is
     SPREADAPI_SERVICE_ID   single-service mode: {SPREADAPI_URL}/api/mcp/services/{id}
                            (without it: the multi-service bridge, {SPREADAPI_URL}/api/mcp/bridge)
+    SPREADAPI_MCP_URL      the MCP endpoint URL itself, for a deployment that serves MCP elsewhere than
+                           the seed's paths (a target file's [paths]); it wins over the path derived
+                           from SPREADAPI_URL, and SPREADAPI_SERVICE_ID then only selects the mode
     SPREADAPI_TOKEN        the bearer token: a service token (svc_tk_…, nothing for a public service)
                            in single-service mode, an MCP token (spapi_live_…, required) otherwise
     SPREADAPI_LOG_LEVEL    stderr logging (default warning); stdout carries only the protocol
@@ -122,15 +125,13 @@ def config_from_env(env: Mapping[str, str]) -> BridgeConfig:
     url = (env.get("SPREADAPI_URL") or "").strip().rstrip("/")
     token = (env.get("SPREADAPI_TOKEN") or "").strip() or None
     service_id = (env.get("SPREADAPI_SERVICE_ID") or "").strip() or None
+    if explicit := (env.get("SPREADAPI_MCP_URL") or "").strip():
+        return _config(_plain_url(explicit, "SPREADAPI_MCP_URL"), token, single=service_id is not None)
     if not url:
         raise ConfigError(
             "SPREADAPI_URL is not set: set it to the SpreadAPI deployment's base URL (e.g. https://spreadapi.example.com)"
         )
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"SPREADAPI_URL must be an http:// or https:// URL, got {url!r}")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError("SPREADAPI_URL must be a plain URL, without user information, query or fragment")
+    parts = urlsplit(_plain_url(url, "SPREADAPI_URL"))
     if "/api/mcp" in parts.path:
         endpoint = url  # the MCP endpoint itself
         path = parts.path
@@ -146,6 +147,19 @@ def config_from_env(env: Mapping[str, str]) -> BridgeConfig:
     else:
         endpoint = f"{url}/api/mcp/bridge"
         single = False
+    return _config(endpoint, token, single)
+
+
+def _plain_url(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {url!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be a plain URL, without user information, query or fragment")
+    return url.rstrip("/")
+
+
+def _config(endpoint: str, token: str | None, single: bool) -> BridgeConfig:
     if not single and token is None:
         raise ConfigError(
             "SPREADAPI_TOKEN is not set: the multi-service bridge needs an MCP token (spapi_live_…); "

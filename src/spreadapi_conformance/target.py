@@ -68,13 +68,15 @@ CONSENT_MODES = ("form", "manual")
 # the service id as published on the target.
 DEFAULT_PATHS: dict[str, str] = {
     "services": "/api/v1/services",  # the service listing
+    "details": "/api/v1/services/{id}",  # one service's details
     "execute": "/api/v1/services/{id}/execute",
     "openapi": "/api/v1/services/{id}/openapi.json",  # the per-service document (ChatGPT Actions)
+    "platform_openapi": "/api/v1/openapi.json",  # the document of the whole REST API
     "mcp": "/api/mcp",  # multi-service MCP behind OAuth (Option 3)
     "single_service_mcp": "/api/mcp/services/{id}",  # Option 2 and Claude Desktop
     "bridge_mcp": "/api/mcp/bridge",  # the legacy multi-service bridge (MCP tokens)
 }
-_PATH_PARAMS = {"execute", "openapi", "single_service_mcp"}  # the paths that name a service
+_PATH_PARAMS = {"details", "execute", "openapi", "single_service_mcp"}  # the paths that name a service
 _FIXED_OK = {"single_service_mcp"}  # ... but may also be a fixed path (one endpoint for the deployment)
 
 

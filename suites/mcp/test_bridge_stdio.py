@@ -42,6 +42,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 
+from spreadapi_conformance.bridge import ConfigError, config_from_env
 from spreadapi_conformance.fixtures import load_services
 
 from ..serve.conftest import Served, free_port, start_serve
@@ -413,3 +414,47 @@ def test_unknown_service_exits_1(served):
         "404",
         "SPREADAPI_SERVICE_ID",
     )
+
+
+# -- SPREADAPI_MCP_URL: a deployment that serves MCP elsewhere than the seed's paths -----------------
+
+
+def test_mcp_url_wins_over_the_derived_path():
+    """SPREADAPI_MCP_URL is the upstream as given; SPREADAPI_SERVICE_ID then only selects single-service mode."""
+    config = config_from_env(
+        {
+            "SPREADAPI_URL": "https://calc.example.com",
+            "SPREADAPI_MCP_URL": "https://calc.example.com/api/mcp/service/quote/",
+            "SPREADAPI_SERVICE_ID": "quote",
+        }
+    )
+    assert config.endpoint == "https://calc.example.com/api/mcp/service/quote"
+    assert config.single_service
+
+
+@pytest.mark.parametrize(
+    "env, mentions",
+    [
+        ({"SPREADAPI_MCP_URL": "ftp://calc.example.com/mcp", "SPREADAPI_SERVICE_ID": "x"}, "SPREADAPI_MCP_URL"),
+        ({"SPREADAPI_MCP_URL": "https://calc.example.com/mcp?token=1", "SPREADAPI_SERVICE_ID": "x"}, "plain URL"),
+        ({"SPREADAPI_MCP_URL": "https://calc.example.com/bridge"}, "SPREADAPI_TOKEN"),  # multi-service, no token
+    ],
+)
+def test_bad_mcp_url_is_a_configuration_error(env, mentions):
+    """A SPREADAPI_MCP_URL that is not a plain http(s) URL, or multi-service mode without a token, is refused."""
+    with pytest.raises(ConfigError, match=mentions):
+        config_from_env(env)
+
+
+async def test_mcp_url_reaches_the_endpoint_it_names(served, tmp_path):
+    """With SPREADAPI_MCP_URL the bridge talks to that endpoint even when SPREADAPI_URL leads nowhere."""
+    env = {
+        "SPREADAPI_URL": f"http://127.0.0.1:{free_port()}",  # closed: the bridge fails if it goes there
+        "SPREADAPI_MCP_URL": f"{served.base_url}/api/mcp/services/loan-calculator",
+        "SPREADAPI_SERVICE_ID": "loan-calculator",
+    }
+    params = StdioServerParameters(command=BRIDGE[0], args=BRIDGE[1:], env=env)
+    with (tmp_path / "bridge.stderr").open("w+", encoding="utf-8") as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            assert [t.name for t in (await session.list_tools()).tools] == SERVICE_TOOLS

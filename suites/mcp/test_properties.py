@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from spreadapi_conformance.strategies import valid_inputs
 
-from ._support import FIXTURE_IDS, LATEST, MODERN, rest_result, running, service_path, target_session, tool_text
+from ._support import FIXTURE_IDS, LATEST, MODERN, rest_result, running, target_session, tool_text
 
 pytestmark = pytest.mark.conformance
 
@@ -27,7 +27,7 @@ async def both(target: Any, fixture_id: str, inputs: dict[str, Any], revision: s
                 target.execute_path(fixture_id), json={"inputs": inputs}, headers=target.auth(fixture_id)
             )
         token = target.auth(fixture_id).get("Authorization", "").removeprefix("Bearer ") or None
-        path = service_path(target.published(fixture_id).id)
+        path = target.path("single_service_mcp", fixture=fixture_id)
         async with target_session(target, path, token=token, revision=revision) as s:
             result = await s.call_tool("spreadapi_calc", {"inputs": inputs})
     return response, result

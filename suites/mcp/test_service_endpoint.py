@@ -26,7 +26,6 @@ from ._support import (
     SERVICE_TOOLS,
     instructions,
     rest_result,
-    service_path,
     target_session,
     tool_json,
     tool_text,
@@ -41,7 +40,7 @@ JSON_TYPES = {"number": "number", "integer": "integer", "boolean": "boolean", "s
 def session(target: Any, fixture_id: str, revision: str = LATEST):
     """An SDK session on the target's single-service endpoint of ``fixture_id``, authorised if private."""
     token = target.auth(fixture_id).get("Authorization", "").removeprefix("Bearer ") or None
-    path = service_path(target.published(fixture_id).id)
+    path = target.path("single_service_mcp", fixture=fixture_id)
     return target_session(target, path, token=token, revision=revision)
 
 

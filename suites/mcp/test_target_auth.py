@@ -20,7 +20,6 @@ from ._support import (
     prm_url,
     rest_result,
     said,
-    service_path,
     target_session,
 )
 
@@ -28,7 +27,7 @@ pytestmark = pytest.mark.conformance
 
 
 def private_path(target: Any) -> str:
-    return service_path(target.published("quote").id)
+    return target.path("single_service_mcp", fixture="quote")
 
 
 def quote_token(target: Any) -> str:
@@ -62,7 +61,8 @@ async def test_private_endpoint_challenges_with_its_metadata(mcp_target, client)
 
 async def test_oauth_endpoint_challenges_with_its_metadata(mcp_target, client):
     """MCP-AUTH-031 MUST: /api/mcp without a credential is 401 pointing at its protected-resource metadata."""
-    await check_challenge(client, mcp_target, await initialize(client, "/api/mcp"), "/api/mcp")
+    path = mcp_target.path("mcp")
+    await check_challenge(client, mcp_target, await initialize(client, path), path)
 
 
 @pytest.mark.parametrize("name", ["access_token", "token"])
@@ -100,7 +100,7 @@ async def test_bridge_with_an_mcp_token(mcp_target, client):
     inputs = fixture.golden[0]["inputs"]
     response = await client.post(mcp_target.execute_path("loan-calculator"), json={"inputs": inputs})
     assert response.status_code == 200, said(response)
-    async with target_session(mcp_target, "/api/mcp/bridge", token, MODERN) as session:
+    async with target_session(mcp_target, mcp_target.path("bridge_mcp"), token, MODERN) as session:
         assert [t.name for t in (await session.list_tools()).tools] == BRIDGE_TOOLS
         result = await session.call_tool("spreadapi_calc", {"serviceId": service_id, "inputs": inputs})
     assert not result.is_error, result
@@ -109,6 +109,6 @@ async def test_bridge_with_an_mcp_token(mcp_target, client):
 
 async def test_bridge_without_a_token_is_401(mcp_target, client):
     """MCP-AUTH-035 MUST: the bridge without a credential is 401 with a Bearer challenge."""
-    response = await initialize(client, "/api/mcp/bridge")
+    response = await initialize(client, mcp_target.path("bridge_mcp"))
     assert response.status_code == 401, said(response)
     assert challenge(response)[0].lower() == "bearer"

@@ -23,7 +23,6 @@ from ._support import (
     OPERATION_ID,
     PARAMETER_LIMIT,
     PAYLOAD_LIMIT,
-    PLATFORM_PATH,
     SUMMARY_LIMIT,
     TRACEBACK,
     documented_response,
@@ -51,7 +50,7 @@ GOLDEN = [(fid, i) for fid, service in load_services().items() for i in range(le
 
 
 async def document_of(client: httpx.AsyncClient, target: Any, which: str) -> tuple[httpx.Response, dict[str, Any]]:
-    path = PLATFORM_PATH if which == "platform" else service_document_path(target, which)
+    path = target.path("platform_openapi") if which == "platform" else service_document_path(target, which)
     return await fetch_document(client, path)
 
 
@@ -61,6 +60,12 @@ async def calculate_of(client: httpx.AsyncClient, target: Any, fixture_id: str):
     path, method, operation = find_operation(document, "calculate")
     assert method == "post", f"calculate is {method.upper()} {path}, not POST"
     return document, path, operation
+
+
+def relative(template: str, base: str) -> str:
+    """The target's path ``template`` as the document names it: relative to its server URL's path."""
+    prefix = urlsplit(base).path.rstrip("/")
+    return template.removeprefix(prefix) if prefix and template.startswith(prefix + "/") else template
 
 
 def server_url(document: dict[str, Any]) -> str:
@@ -124,9 +129,9 @@ async def test_openapi_version_is_3_1(client, target, which):
     assert str(document.get("openapi", "")).startswith("3.1."), f"openapi is {document.get('openapi')!r}"
 
 
-async def test_unknown_service_document_is_404(client):
+async def test_unknown_service_document_is_404(client, target):
     """OPENAPI-DOC-004 SHOULD: the document of a service that is not published is a 404 JSON error."""
-    response = await client.get("/api/v1/services/no-such-service-3f9a/openapi.json")
+    response = await client.get(target.path("openapi", id="no-such-service-3f9a"))
     assert response.status_code == 404, f"expected 404, got {excerpt(response)}"
     body = response.json()
     assert isinstance(body, dict) and isinstance(body.get("error"), str), f"not a JSON error: {excerpt(response)}"
@@ -387,10 +392,11 @@ async def test_platform_listing_and_details_match_their_schemas(client, target):
     the 404 of an unknown service."""
     _, document = await document_of(client, target, "platform")
     base = server_url(document).rstrip("/")
-    listing = await client.get(base + "/api/v1/services")
+    listing_path = templated(document, relative(target.template("services"), base), "get")
+    listing = await client.get(base + listing_path)
     assert listing.status_code == 200, excerpt(listing)
-    assert_conforms(document, "/api/v1/services", "get", listing)
-    details_path = templated(document, "/api/v1/services/{id}", "get")
+    assert_conforms(document, listing_path, "get", listing)
+    details_path = templated(document, relative(target.template("details"), base), "get")
     for fixture_id in FIXTURE_IDS:
         service_id = target.spec.services[fixture_id].id if fixture_id in target.spec.services else None
         if service_id is None:
@@ -412,11 +418,11 @@ async def test_platform_execute_matches_its_schemas(client, target, fixture_id):
     service_id = target.published(fixture_id).id
     auth = target.auth(fixture_id)
     inputs = target.fixture(fixture_id).golden[0]["inputs"]
-    post_path = templated(document, "/api/v1/services/{id}/execute", "post")
+    post_path = templated(document, relative(target.template("execute"), base), "post")
     response = await client.post(base + fill(post_path, service_id), json={"inputs": inputs}, headers=auth)
     assert response.status_code == 200, excerpt(response)
     assert_conforms(document, post_path, "post", response)
-    get_path = templated(document, "/api/v1/services/{id}/execute", "get")
+    get_path = templated(document, relative(target.template("execute"), base), "get")
     query = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in inputs.items()}
     response = await client.get(base + fill(get_path, service_id), params=query, headers=auth)
     assert response.status_code == 200, excerpt(response)

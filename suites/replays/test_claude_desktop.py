@@ -20,6 +20,8 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from spreadapi_conformance.target import DEFAULT_PATHS
+
 from ..oauth_checks._support import oracle_problem, structured
 
 pytestmark = pytest.mark.conformance
@@ -31,6 +33,9 @@ def claude_env(target: Any, base_url: str, fixture_id: str) -> dict[str, str]:
     """The ``env`` of the Claude Desktop entry for this service (the service page shows the same)."""
     service = target.published(fixture_id)
     env = {"SPREADAPI_URL": base_url, "SPREADAPI_SERVICE_ID": service.id}
+    if target.template("single_service_mcp") != DEFAULT_PATHS["single_service_mcp"]:
+        # The deployment serves MCP elsewhere ([paths]): the bridge is told the endpoint itself.
+        env["SPREADAPI_MCP_URL"] = base_url.rstrip("/") + target.path("single_service_mcp", fixture=fixture_id)
     if not service.public:
         if not service.token:
             pytest.skip(f"the target file gives no token for the private service {service.id!r}")

@@ -78,7 +78,7 @@ async def test_errors_any_origin(client, target, case):
             target.execute_path("quote"), json={"inputs": {"product": "widget", "quantity": 1}}
         )
     elif case == "unknown service":
-        response = await client.post("/api/v1/services/no-such-service-4f1c/execute", json={"inputs": LOAN})
+        response = await client.post(target.path("execute", id="no-such-service-4f1c"), json={"inputs": LOAN})
     else:
         response = await client.post(target.execute_path("loan-calculator"), content=b"{")
     assert response.status_code >= 400, excerpt(response)

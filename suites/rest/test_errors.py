@@ -234,43 +234,50 @@ async def test_only_unicode_keys(client, target):
 
 
 @pytest.mark.parametrize(
-    ("method", "suffix"),
-    [("POST", "/execute"), ("GET", "/execute"), ("GET", "/execute?_format=csv"), ("GET", ""), ("GET", "/openapi.json")],
+    ("method", "endpoint", "query"),
+    [
+        ("POST", "execute", ""),
+        ("GET", "execute", ""),
+        ("GET", "execute", "?_format=csv"),
+        ("GET", "details", ""),
+        ("GET", "openapi", ""),
+    ],
 )
-async def test_unknown_service(client, target, method, suffix):
+async def test_unknown_service(client, target, method, endpoint, query):
     """REST-ERR-020 MUST: an unknown service is 404 {"error":"Not found","message":"Service not found or not
     published"} on execute, details and openapi.json (2.1 step 5)."""
     kwargs = {"json": {"inputs": LOAN}} if method == "POST" else {}
-    response = await client.request(method, f"/api/v1/services/{UNKNOWN}{suffix}", **kwargs)
+    response = await client.request(method, target.path(endpoint, id=UNKNOWN) + query, **kwargs)
     error_json(response, 404)
     assert json_body(response) == NOT_FOUND_BODY, excerpt(response)
 
 
 async def test_unknown_service_malformed_body(client, target):
     """REST-ERR-021 MUST: an unknown service with a malformed body is still a 404 or 400 JSON error, not 500."""
-    response = await client.post(f"/api/v1/services/{UNKNOWN}/execute", content=b"{", headers=JSON)
+    response = await client.post(target.path("execute", id=UNKNOWN), content=b"{", headers=JSON)
     error_json(response, (400, 404))
 
 
-@pytest.mark.parametrize(
-    "path", ["/api/v1/nothing", "/api/v1/services/loan-calculator/execute/more", "/api/v2/services", "/nope"]
-)
-async def test_unknown_route(client, target, path):
+UNKNOWN_ROUTES = {
+    "beyond execute": lambda target: target.execute_path("loan-calculator") + "/more",
+    "beside the listing": lambda target: target.path("services") + "-nothing",
+    "another API version": lambda target: "/no-such-api/v9/services",
+    "top level": lambda target: "/nope",
+}
+
+
+@pytest.mark.parametrize("route", UNKNOWN_ROUTES)
+async def test_unknown_route(client, target, route):
     """REST-ERR-022 MUST: an unknown route is 404 with a JSON {error, message} body (deviation from 2.0)."""
-    error_json(await client.get(path), 404)
+    error_json(await client.get(UNKNOWN_ROUTES[route](target)), 404)
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("DELETE", "/api/v1/services/loan-calculator/execute"),
-        ("PUT", "/api/v1/services/loan-calculator/execute"),
-        ("PATCH", "/api/v1/services/loan-calculator/execute"),
-        ("POST", "/api/v1/services"),
-    ],
+    ("method", "endpoint"), [("DELETE", "execute"), ("PUT", "execute"), ("PATCH", "execute"), ("POST", "services")]
 )
-async def test_wrong_method(client, target, method, path):
+async def test_wrong_method(client, target, method, endpoint):
     """REST-ERR-023 MUST: a method the route does not take is 405 with a JSON {error, message} body (2.0)."""
+    path = target.execute_path("loan-calculator") if endpoint == "execute" else target.path(endpoint)
     error_json(await client.request(method, path), 405)
 
 
@@ -299,8 +306,8 @@ async def test_no_traceback_anywhere(target):
         ("POST", path, {"json": {"inputs": {"__proto__": 1, "constructor": 2}}}),
         ("GET", path + "?principal=%FF&rate=%00&years=%E2%82", {}),
         ("GET", path + "?_format=%00", {}),
-        ("GET", "/api/v1/services?limit=1e400&offset=-0", {}),
-        ("GET", "/api/v1/services/%2e%2e/execute", {}),
+        ("GET", target.path("services") + "?limit=1e400&offset=-0", {}),
+        ("GET", target.template("execute").replace("{id}", "%2e%2e"), {}),
     ]
     offenders = []
     for method, url, kwargs in hostile:

@@ -1,0 +1,64 @@
+"""certify against a deployment whose endpoints are not at the seed's paths: every check takes its paths
+from the target file (``[paths]``) or finds them as a client would (the 401 challenge, RFC 9728, RFC 8414).
+
+The deployment is `serve` behind ``_relocated.RelocatingProxy``, which moves every endpoint (the public
+SpreadAPI code's ``/api/mcp/service/{id}`` among them) and answers 404 at the seed's paths. A check that
+builds a seed path itself fails here, and the proxy names the path it refused.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from uuid import uuid4
+
+import httpx
+import tomli_w
+
+from spreadapi_conformance.catalog import OPTIONS
+from spreadapi_conformance.target import load_target
+
+from ..serve.conftest import start_serve, uvicorn_thread
+from ._relocated import PATHS, RelocatingProxy
+from .conftest import certify
+from .test_certify_targets import assert_no_secret
+
+
+def test_the_proxy_moves_the_endpoints(tmp_path):
+    """The premise: at the moved paths the proxy serves what serve serves; at the seed's paths, nothing."""
+    served = start_serve(tmp_path)
+    try:
+        with uvicorn_thread(RelocatingProxy(served.base_url), name="relocating-proxy") as base:
+            moved = httpx.get(base + PATHS["services"], timeout=30)
+            assert moved.status_code == 200, moved.text
+            assert all("/v2/services/" in s["endpoint"] for s in moved.json()["services"]), moved.text
+            assert httpx.get(base + "/api/v1/services", timeout=30).status_code == 404
+            challenge = httpx.post(base + "/api/mcp/service/quote", json={}, timeout=30)
+            assert challenge.status_code == 401, challenge.text
+            assert "/oauth-protected-resource/api/mcp/service/quote" in challenge.headers["www-authenticate"]
+    finally:
+        served.stop()
+
+
+def test_certify_follows_the_target_files_paths(tmp_path):
+    """The whole certify against the relocated deployment, its target file giving the moved paths in
+    [paths]: every option passes, no check asked for a seed path, no secret reaches a report."""
+    proxy = RelocatingProxy(upstream="")  # serve needs the proxy's URL first: it advertises it
+    with uvicorn_thread(proxy, name="relocating-proxy") as base:
+        served = start_serve(tmp_path, "--admin-token", "relocated-admin-" + uuid4().hex, "--base-url", base)
+        proxy.upstream = served.base_url
+        try:
+            raw = tomllib.loads(served.target_file.read_text(encoding="utf-8"))
+            assert raw["base_url"] == base
+            raw["paths"] = PATHS
+            target_file = tmp_path / "relocated.toml"
+            target_file.write_text(tomli_w.dumps(raw), encoding="utf-8")
+            run = certify(tmp_path / "reports", "--target", str(target_file), "--no-progress")
+        finally:
+            served.stop()
+    assert proxy.refused == [], f"checks asked for the seed's paths: {sorted(set(proxy.refused))}"
+    assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+    report = run.json()
+    assert report["options"] == dict.fromkeys(OPTIONS, "pass"), report["options"]
+    failed = [c["id"] for c in report["checks"] if c["outcome"] == "failed"]
+    assert not failed, failed
+    assert_no_secret(run, load_target(target_file).secrets())
