@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -149,6 +150,19 @@ async def test_an_issued_service_token_opens_its_service(admin_http, admin_refer
     assert token != admin_reference.service_tokens["quote"]
 
 
+@pytest.mark.parametrize(("offset", "status"), [(-3600, 401), (3600, 200)])
+async def test_an_issued_service_token_expires_when_told(admin_http, offset, status):
+    """expires_at in the past issues an expired token (the expiry checks of a served deployment need one)."""
+    body = {"service": "quote", "expires_at": time.time() + offset}
+    token = (await admin_http.post(ISSUE[1], json=body, headers=_as_admin())).json()["token"]
+    execute = await admin_http.post(
+        "/api/v1/services/quote/execute",
+        json={"inputs": {"product": "gadget", "quantity": 2}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert execute.status_code == status, execute.text
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -160,6 +174,10 @@ async def test_an_issued_service_token_opens_its_service(admin_http, admin_refer
         (ISSUE[1], {}),
         (ISSUE[1], {"service": "no-such-service"}),
         (ISSUE[1], {"service": ["quote"]}),
+        (ISSUE[1], {"service": "quote", "expires_at": "tomorrow"}),
+        (ISSUE[1], {"service": "quote", "expires_at": True}),
+        (ISSUE[1], {"service": "quote", "expires_at": -1}),
+        (ISSUE[1], {"service": "quote", "expires_at": 1e300}),
     ],
 )
 async def test_issuing_for_what_is_not_published_is_400(admin_http, path, body):

@@ -24,7 +24,7 @@ import base64
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -36,11 +36,6 @@ import pytest
 from spreadapi_conformance.oracle import differences, expected_outputs
 
 from ..mcp._support import JSON_RPC_HEADERS, challenge, initialize_message
-
-NO_ADMIN = (
-    "the target file has no [admin] token: issuing a credential of its own to revoke needs the admin "
-    "surface, and the checks never revoke the target file's credentials"
-)
 
 
 def excerpt(response: httpx.Response, size: int = 300) -> str:
@@ -404,40 +399,6 @@ def assert_oauth_error(response: httpx.Response, *errors: str, statuses: tuple[i
         f"error is {body.get('error') if isinstance(body, dict) else body!r}, expected {' or '.join(errors)}"
     )
     return body
-
-
-# -- the admin surface ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Admin:
-    """The reference's ``/admin/…`` surface on the target: issue a credential, revoke it."""
-
-    client: httpx.AsyncClient
-    token: str = field(repr=False)
-
-    @classmethod
-    def of(cls, client: httpx.AsyncClient, target: Any) -> Admin:
-        if not target.spec.admin_token:
-            pytest.skip(NO_ADMIN)
-        return cls(client, target.spec.admin_token)
-
-    async def _post(self, path: str, body: dict[str, Any], status: int) -> dict[str, Any]:
-        response = await self.client.post(path, json=body, headers={"Authorization": f"Bearer {self.token}"})
-        assert response.status_code == status, f"POST {path}: {excerpt(response)}"
-        return response.json()
-
-    async def issue_mcp_token(self, *service_ids: str) -> str:
-        return (await self._post("/admin/mcp-tokens/issue", {"services": list(service_ids)}, 201))["token"]
-
-    async def issue_service_token(self, service_id: str) -> str:
-        return (await self._post("/admin/service-tokens/issue", {"service": service_id}, 201))["token"]
-
-    async def revoke_mcp_token(self, token: str) -> None:
-        assert (await self._post("/admin/mcp-tokens/revoke", {"token": token}, 200)).get("revoked") is True
-
-    async def revoke_service_token(self, token: str) -> None:
-        assert (await self._post("/admin/service-tokens/revoke", {"token": token}, 200)).get("revoked") is True
 
 
 # -- what the token is for -----------------------------------------------------------------------------

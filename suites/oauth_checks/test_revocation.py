@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from .._admin import Admin
 from ._support import (
-    Admin,
     access_token,
     assert_invalid_token,
     endpoints,

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .._admin import Admin
 from ._support import error_json, excerpt, ok_json
 
 pytestmark = pytest.mark.conformance
@@ -30,12 +31,6 @@ def token_of(target: Any, fixture_id: str) -> str:
     if not token:
         pytest.skip(f"the target file gives no token for {fixture_id!r}")
     return token
-
-
-def in_process_tokens(target: Any):
-    if target.app is None:
-        pytest.skip("needs to issue tokens in the reference's store; a live target's store is out of reach")
-    return target.app.state.service_tokens
 
 
 async def post_quote(client: httpx.AsyncClient, target: Any, headers=None, params=None, **body: Any):
@@ -103,23 +98,23 @@ async def test_auth_before_validation(client, target):
 
 async def test_token_of_another_service(client, target):
     """REST-AUTH-007 MUST: a valid token of another service is 403 (behaviour 1.7 step 4)."""
-    tokens = in_process_tokens(target)
-    issued = await tokens.issue(target.published("loan-calculator").id, name="rest-auth-007")
+    admin = Admin.of(client, target)
+    other = await admin.issue_service_token(target.published("loan-calculator").id)
     try:
-        response = await post_quote(client, target, headers={"Authorization": f"Bearer {issued.token}"})
+        response = await post_quote(client, target, headers={"Authorization": f"Bearer {other}"})
         error_json(response, 403)
     finally:
-        await tokens.revoke(issued.token_id)
+        await admin.revoke_service_token(other)
 
 
 async def test_expired_token(client, target):
     """REST-AUTH-008 MUST: an expired token of this service is 401 with a Bearer challenge (1.7 step 5)."""
-    tokens = in_process_tokens(target)
-    issued = await tokens.issue(target.published("quote").id, name="rest-auth-008", expires_at=time.time() - 3600)
+    admin = Admin.of(client, target)
+    expired = await admin.issue_service_token(target.published("quote").id, expires_at=time.time() - 3600)
     try:
-        challenged(await post_quote(client, target, headers={"Authorization": f"Bearer {issued.token}"}))
+        challenged(await post_quote(client, target, headers={"Authorization": f"Bearer {expired}"}))
     finally:
-        await tokens.revoke(issued.token_id)
+        await admin.revoke_service_token(expired, live=False)
 
 
 # --- accepted ---------------------------------------------------------------------------------------
@@ -198,14 +193,14 @@ async def test_refused_token_not_echoed(client, target, kind, where):
 
 async def test_other_service_token_not_echoed(client, target):
     """REST-AUTH-021 MUST: a token of another service never appears in the 403 response."""
-    tokens = in_process_tokens(target)
-    issued = await tokens.issue(target.published("loan-calculator").id, name="rest-auth-021")
+    admin = Admin.of(client, target)
+    other = await admin.issue_service_token(target.published("loan-calculator").id)
     try:
-        response = await post_quote(client, target, token=issued.token)
+        response = await post_quote(client, target, token=other)
         error_json(response, 403)
-        not_echoed(response, issued.token)
+        not_echoed(response, other)
     finally:
-        await tokens.revoke(issued.token_id)
+        await admin.revoke_service_token(other)
 
 
 @pytest.mark.parametrize("where", ["body", "query", "header"])

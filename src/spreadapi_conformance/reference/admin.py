@@ -1,16 +1,18 @@
 """A small admin surface, so a suite can issue and revoke credentials on a *served* reference from outside.
 
     POST /admin/mcp-tokens/issue        {"services": ["quote", …], "name": "…"}  -> 201 {"token", "services"}
-    POST /admin/service-tokens/issue    {"service": "quote", "name": "…"}        -> 201 {"token", "service"}
+    POST /admin/service-tokens/issue    {"service": "quote", "name": "…",        -> 201 {"token", "service"}
+                                         "expires_at": 1767225600}  (optional, epoch seconds)
     POST /admin/mcp-tokens/revoke       {"token": "spapi_live_…"}
     POST /admin/service-tokens/revoke   {"token": "svc_tk_…"}
 
 Issuing gives a fresh credential of the published services named (an unknown one is 400), so a check
 can revoke something of its own and leave the target file's credentials alone (the conformance
-checks' revocation scenarios). Revoking answers ``200 {"revoked": true|false}`` (false: unknown,
-malformed or already revoked; like RFC 7009, revoking what is not live is not an error). Revoking an
-MCP token stops every OAuth token that wraps it; revoking a service token stops the OAuth tokens of
-single-service grants made with it.
+checks' revocation scenarios). ``expires_at`` may lie in the past: an already expired token, for the
+expiry checks of a served deployment (its clock cannot be moved from outside). Revoking answers
+``200 {"revoked": true|false}`` (false: unknown, malformed or already revoked; like RFC 7009, revoking
+what is not live is not an error). Revoking an MCP token stops every OAuth token that wraps it;
+revoking a service token stops the OAuth tokens of single-service grants made with it.
 
 The routes exist only when the deployment is configured with an admin token (``serve --admin-token``
 or ``SPREADAPI_ADMIN_TOKEN``); otherwise they are not mounted and their paths answer 404 like any
@@ -118,7 +120,13 @@ async def issue_service_token(request: Request) -> Response:
     service = body.get("service")
     if refused := _unpublished(request, [service]):
         return refused
-    issued = await request.app.state.service_tokens.issue(service, name=body.get("name", "issued by the admin surface"))
+    expires_at = body.get("expires_at")
+    if expires_at is not None and (
+        isinstance(expires_at, bool) or not isinstance(expires_at, int | float) or not 0 < expires_at < 1e11
+    ):
+        return _reply({"error": "Bad request", "message": "expires_at must be a time in epoch seconds"}, 400)
+    name = body.get("name", "issued by the admin surface")
+    issued = await request.app.state.service_tokens.issue(service, name=name, expires_at=expires_at)
     return _reply({"token": issued.token, "service": service}, 201)
 
 
