@@ -24,8 +24,11 @@ __all__ = ["bridge_tools", "service_tools"]
 # A calculation reads a spreadsheet and changes nothing: hosts need not ask before each call.
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
-_SCALAR = {"type": ["number", "string", "boolean", "null"]}
-_VALUE = {"anyOf": [_SCALAR, {"type": "array", "items": {"type": "array", "items": _SCALAR}}]}
+# One `type` per anyOf branch, not a `type` array: clients that map tool schemas onto a single-type
+# dialect (Gemini's function declarations) reject or weaken a type array (Inspector --strict warns).
+_SCALAR_BRANCHES = [{"type": "number"}, {"type": "string"}, {"type": "boolean"}, {"type": "null"}]
+_SCALAR = {"anyOf": _SCALAR_BRANCHES}
+_VALUE = {"anyOf": [*_SCALAR_BRANCHES, {"type": "array", "items": {"type": "array", "items": _SCALAR}}]}
 
 
 # -- what a result looks like ------------------------------------------------------------------------
