@@ -15,7 +15,6 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -26,12 +25,11 @@ from spreadapi_conformance.report import evidence
 from spreadapi_conformance.report.evidence import RateLimiter
 from spreadapi_conformance.report.masking import register_secrets
 from spreadapi_conformance.target import (
-    DEFAULT_PATHS,
-    OAuthSpec,
     PublishedService,
     TargetError,
     TargetSpec,
     load_target,
+    reference_spec,
 )
 
 settings.register_profile(
@@ -122,20 +120,15 @@ class Target:
 
     def template(self, name: str) -> str:
         """The path of endpoint ``name`` as the target file gives it, ``{id}`` unfilled."""
-        return self.spec.paths.get(name) or DEFAULT_PATHS[name]
+        return self.spec.template(name)
 
     def path(self, name: str, *, id: str | None = None, fixture: str | None = None) -> str:
         """Where the target serves endpoint ``name`` (``target.DEFAULT_PATHS``, or the file's ``[paths]``).
 
         ``id`` is a service id as published; ``fixture`` names the service by its fixture instead."""
-        template = self.template(name)
         if fixture is not None:
             id = self.published(fixture).id
-        if "{id}" in template:
-            if id is None:
-                raise TypeError(f"the path {name!r} names a service: give id= or fixture=")
-            return template.replace("{id}", quote(id, safe=""))
-        return template
+        return self.spec.path(name, id)
 
     def url(self, name: str, **params: str) -> str:
         """The absolute URL of :meth:`path` (the MCP URL a client is configured with, an RFC 8707 resource)."""
@@ -154,17 +147,7 @@ def _in_process_target() -> Target:
     admin_token = "admin-" + secrets.token_hex(16)
     reference = Reference(ReferenceConfig(warm_up=False, admin_token=admin_token))
     asyncio.run(reference.seed())  # the memory store is not bound to an event loop
-    services = {
-        s.id: PublishedService(id=s.id, fixture=s.id, public=s.public, token=reference.service_tokens.get(s.id))
-        for s in reference.services.values()
-    }
-    spec = TargetSpec(
-        base_url=None,
-        services=services,
-        mcp_tokens=dict(reference.mcp_tokens),
-        oauth=OAuthSpec(registration=True),
-        admin_token=admin_token,
-    )
+    spec = reference_spec(reference, None, admin_token=admin_token)
     return Target(spec=spec, app=reference.app)
 
 

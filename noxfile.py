@@ -1,4 +1,4 @@
-"""Sessions: tests (everything), lint, certify (the main job), bench. `nox -l` lists them."""
+"""Sessions: tests (everything), lint, certify (the main job), notebooks, bench. `nox -l` lists them."""
 
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ def certify(session: nox.Session) -> None:
     """Certify a target: `nox -s certify` (in-process reference) or `nox -s certify -- --target FILE`."""
     _install(session)
     session.run("spreadapi-conformance", "certify", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def notebooks(session: nox.Session) -> None:
+    """Run the walkthrough notebooks: `nox -s notebooks` (the reference) or `nox -s notebooks -- --target FILE`."""
+    _install(session)
+    session.run("spreadapi-conformance", "notebooks", *session.posargs)
 
 
 @nox.session(python=PYTHON)

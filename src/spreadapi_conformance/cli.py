@@ -1,4 +1,5 @@
-"""The command line: ``serve`` runs the reference, ``certify`` checks a target, ``checks`` lists the catalogue."""
+"""The command line: ``serve`` runs the reference, ``certify`` checks a target, ``checks`` lists the catalogue,
+``notebooks`` runs the walkthroughs, ``bridge`` is the stdio bridge."""
 
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ def serve(
     from .fixtures import load_services
     from .reference.app import Reference
     from .reference.config import ReferenceConfig
-    from .target import OAuthSpec, PublishedService
+    from .target import reference_spec
     from .target import write_target as write_target_file
 
     if engine not in ENGINES:
@@ -134,18 +135,14 @@ def serve(
 
     def announce(reference: Reference) -> None:
         if write_target:
-            published = [
-                PublishedService(id=s.id, fixture=s.id, public=s.public, token=reference.service_tokens.get(s.id))
-                for s in reference.services.values()
-            ]
+            spec = reference_spec(reference, advertised, admin_token=config.admin_token)
             write_target_file(
                 write_target,
                 advertised,
-                published,
-                mcp_tokens=reference.mcp_tokens,
-                # Registration is always on; any loopback URI is accepted, so the default one is usable.
-                oauth=OAuthSpec(registration=True),
-                admin_token=config.admin_token,
+                list(spec.services.values()),
+                mcp_tokens=spec.mcp_tokens,
+                oauth=spec.oauth,
+                admin_token=spec.admin_token,
                 claims=tuple(OPTION_NAMES),  # the reference serves every integration option
             )
             typer.echo(f"target file written to {write_target}", err=True)
@@ -275,6 +272,45 @@ def checks(
     console.print(table)
     must = sum(r.level == "MUST" for r in selected)
     console.print(f"{len(selected)} requirements ({must} MUST, {len(selected) - must} SHOULD)")
+
+
+@app.command()
+def notebooks(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Notebooks to run, by name (default: every one).", show_default=False)
+    ] = None,
+    target: Annotated[
+        Path | None, typer.Option(help="Target file of a deployment (default: the reference, started per notebook).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the executed copies go.")] = Path("reports/notebooks"),
+) -> None:
+    """Execute the walkthrough notebooks (OAuth connector flow, multi-service, single-service options)
+    against a target; write the executed copies, outputs included, to --out.
+
+    Exit code 0: every notebook ran to its end. 1: a cell failed (its error is printed in one line; the
+    executed copy shows the traceback). 2: the target cannot be used, or no such notebook."""
+    from .notebooks import available, execute
+    from .preflight import PreflightError, preflight
+    from .target import TargetError, load_target
+
+    found = available()
+    if unknown := [n for n in names or [] if n not in found]:
+        typer.echo(f"error: no notebook named {', '.join(unknown)} (known: {', '.join(found)})", err=True)
+        raise typer.Exit(2)
+    if target is not None:
+        try:
+            preflight(load_target(target))
+        except (TargetError, PreflightError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+    failed = 0
+    for name in names or list(found):
+        typer.echo(f"{name}: running against {target or 'the reference, started in the kernel'}", err=True)
+        result = execute(found[name], out, str(target) if target is not None else None)
+        verdict = "ok" if result.ok else f"FAILED: {result.error}"
+        typer.echo(f"{name}: {verdict} ({result.seconds:.1f} s) -> {result.output}")
+        failed += not result.ok
+    raise typer.Exit(1 if failed else 0)
 
 
 @app.command()

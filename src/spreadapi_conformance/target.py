@@ -39,6 +39,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import tomli_w
 
@@ -102,6 +103,19 @@ class TargetSpec:
     @property
     def in_process(self) -> bool:
         return self.base_url is None
+
+    def template(self, name: str) -> str:
+        """The path of endpoint ``name`` (:data:`DEFAULT_PATHS`, or the file's ``[paths]``), ``{id}`` unfilled."""
+        return self.paths.get(name) or DEFAULT_PATHS[name]
+
+    def path(self, name: str, id: str | None = None) -> str:
+        """Where the target serves endpoint ``name``; ``id`` is a service id as published."""
+        template = self.template(name)
+        if "{id}" not in template:
+            return template
+        if id is None:
+            raise TypeError(f"the path {name!r} names a service: give its id")
+        return template.replace("{id}", quote(id, safe=""))
 
     def secrets(self) -> list[str]:
         """Every secret value, for masking in reports and logs."""
@@ -241,6 +255,23 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
 def _admin_token(value: Any, path: Path) -> str | None:
     table = _table(value, "admin", path)
     return None if table is None else _secret(table.get("token"), "admin.token")
+
+
+def reference_spec(reference: Any, base_url: str | None, *, admin_token: str | None = None) -> TargetSpec:
+    """The target of a seeded reference deployment (``reference.app.Reference``, read by its attributes):
+    every fixture service published under its own id, its seeded tokens, registration on, every option."""
+    services = {
+        s.id: PublishedService(id=s.id, fixture=s.id, public=s.public, token=reference.service_tokens.get(s.id))
+        for s in reference.services.values()
+    }
+    return TargetSpec(
+        base_url=base_url,
+        services=services,
+        source=base_url or "in-process",
+        mcp_tokens=dict(reference.mcp_tokens),
+        oauth=OAuthSpec(registration=True),  # any loopback redirect URI is accepted, so the default one is usable
+        admin_token=admin_token,
+    )
 
 
 def write_target(

@@ -25,7 +25,6 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -33,6 +32,7 @@ import httpx
 import mcp.types as types
 import pytest
 
+from spreadapi_conformance.consent import approve
 from spreadapi_conformance.oracle import differences, expected_outputs
 
 from ..mcp._support import JSON_RPC_HEADERS, challenge, initialize_message
@@ -281,31 +281,6 @@ def assert_no_code(response: httpx.Response, redirect_uri: str, errors: tuple[st
     assert 400 <= response.status_code < 500, f"expected a 4xx error page or an error redirect, got {excerpt(response)}"
 
 
-class _Forms(HTMLParser):
-    """The forms of a page: action, method and their input fields (name -> value)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append({"action": values.get("action", ""), "method": values.get("method", "get"), "fields": {}})
-        elif tag == "input" and self.forms and values.get("type", "text") == "hidden" and values.get("name"):
-            self.forms[-1]["fields"][values["name"]] = values.get("value", "")
-
-
-def consent_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
-    """(absolute action URL, hidden fields) of the consent page's POST form."""
-    parser = _Forms()
-    parser.feed(page.text)
-    posts = [f for f in parser.forms if f["method"].lower() == "post"]
-    assert posts, f"the consent page has no POST form: {excerpt(page)}"
-    form = next((f for f in posts if "client_id" in f["fields"]), posts[0])
-    return urljoin(str(page.url), form["action"] or str(page.url)), form["fields"]
-
-
 @dataclass
 class Grant:
     """An authorization code in hand, and everything needed to redeem it."""
@@ -331,19 +306,6 @@ class Grant:
             **overrides,
         }
         return {k: v for k, v in data.items() if v is not None}
-
-
-async def approve(
-    client: httpx.AsyncClient, authorize_url: str, params: dict[str, str] | None, credentials: dict[str, str]
-) -> httpx.Response:
-    """Open the consent page (``authorize_url`` with ``params``, or a complete authorization URL) as a
-    browser would, and post its form with the pasted ``credentials`` and ``action=approve``."""
-    page = await client.get(authorize_url, params=params)
-    assert page.status_code == 200, f"the consent page: {excerpt(page)}"
-    action, fields = consent_form(page)
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(action))
-    data = {**fields, **credentials, "action": "approve"}
-    return await client.post(action, data=data, headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})
 
 
 async def obtain_code(

@@ -22,11 +22,11 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+from spreadapi_conformance.consent import approve
 from spreadapi_conformance.report import evidence
 
 from ..mcp._support import target_session
 from ..oauth_checks._support import (
-    approve,
     discover,
     granted_fixtures,
     mcp_token,

@@ -16,10 +16,11 @@ The hooks take any client with httpx's hook protocol: ``httpx`` and the MCP SDK'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,17 @@ def stop() -> None:
 
 def current() -> Recorder | None:
     return _current
+
+
+@contextlib.contextmanager
+def recording(recorder: Recorder) -> Iterator[Recorder]:
+    """Record into ``recorder`` inside the block, then into whatever recorded before (the notebooks' steps)."""
+    global _current
+    previous, _current = _current, recorder
+    try:
+        yield recorder
+    finally:
+        _current = previous
 
 
 class RateLimiter:

@@ -1,0 +1,133 @@
+"""The walkthrough notebooks (notebooks/*.ipynb) run end to end with ``spreadapi-conformance notebooks``:
+against the reference started in the kernel, and against `serve` on Redis through its target file,
+with no secret of the target file in the executed copies; a failing cell fails the run in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from uuid import uuid4
+
+import nbformat
+import pytest
+import redis
+import tomli_w
+
+from spreadapi_conformance.notebooks import available, notebooks_dir, with_parameters
+from spreadapi_conformance.target import load_target
+
+from ..serve.conftest import REDIS_URL, start_serve
+
+NAMES = list(available())
+
+
+def run_notebooks(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "spreadapi_conformance", "notebooks", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def executed(path: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code), f"{path.name}: cells left unexecuted"
+    errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name}: {errors[0].ename}: {errors[0].evalue}"
+    return notebook
+
+
+def test_the_three_flows_are_there():
+    assert sorted(NAMES) == ["multi_service_mcp", "oauth_connector_flow", "single_service_options"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_notebooks_have_no_outputs_and_one_parameters_cell(name):
+    """Stored clean (outputs come from a run, not from the repository) and parametrizable."""
+    notebook = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert not any(cell.outputs or cell.execution_count for cell in code), f"{name} is stored with outputs"
+    tagged = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "TARGET_FILE = None" in tagged[0].source
+    injected = with_parameters(notebook, "staging.toml")
+    index = injected.cells.index(tagged[0])
+    assert injected.cells[index + 1].source == "TARGET_FILE = 'staging.toml'"
+
+
+def test_every_notebook_runs_against_the_reference(tmp_path):
+    run = run_notebooks("--out", str(tmp_path))
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-3000:]}"
+    for name in NAMES:
+        assert f"{name}: ok" in run.stdout, run.stdout
+        notebook = executed(tmp_path / f"{name}.ipynb")
+        text = json.dumps([cell.outputs for cell in notebook.cells if cell.cell_type == "code"])
+        assert "equal to the oracle" in text, f"{name} compared nothing with the oracle"
+
+
+@pytest.mark.redis
+def test_every_notebook_runs_against_serve_on_redis(tmp_path):
+    prefix = f"test:{uuid4().hex}:"
+    served = start_serve(tmp_path, "--redis-url", REDIS_URL, "--store-prefix", prefix)
+    try:
+        run = run_notebooks("--target", str(served.target_file), "--out", str(tmp_path / "out"))
+    finally:
+        served.stop()
+        client = redis.Redis.from_url(REDIS_URL)
+        if keys := list(client.scan_iter(match=prefix + "*")):
+            client.delete(*keys)
+        client.close()
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-3000:]}"
+    for name in NAMES:
+        text = (tmp_path / "out" / f"{name}.ipynb").read_text(encoding="utf-8")
+        assert served.base_url in text, f"{name} did not talk to the served deployment"
+        executed(tmp_path / "out" / f"{name}.ipynb")
+    secrets = load_target(served.target_file).secrets()
+    assert secrets, "the target file holds no secret to look for"
+    for path in (tmp_path / "out").iterdir():
+        text = path.read_text(encoding="utf-8")
+        leaked = [s[:10] + "…" for s in secrets if s in text]
+        assert not leaked, f"{path.name} shows secrets of the target file: {leaked}"
+
+
+def test_a_failing_cell_fails_the_run_in_one_line(tmp_path):
+    """The target file says the loan calculator is published as `edge-cases`: the calculation on it is a
+    tool error, the notebook stops there, the run says which statement failed and exits 1."""
+    served = start_serve(tmp_path)
+    try:
+        raw = tomllib.loads(served.target_file.read_text(encoding="utf-8"))
+        raw["services"]["edge-cases"]["fixture"] = "loan-calculator"
+        del raw["services"]["loan-calculator"]
+        wrong = tmp_path / "wrong.toml"
+        wrong.write_text(tomli_w.dumps(raw), encoding="utf-8")
+        run = run_notebooks("oauth_connector_flow", "--target", str(wrong), "--out", str(tmp_path / "out"))
+    finally:
+        served.stop()
+    assert run.returncode == 1, f"{run.stdout}\n{run.stderr[-2000:]}"
+    lines = [line for line in run.stdout.splitlines() if "FAILED" in line]
+    assert len(lines) == 1 and "AssertionError" in lines[0] and "Traceback" not in run.stdout, run.stdout
+    notebook = nbformat.read(tmp_path / "out" / "oauth_connector_flow.ipynb", as_version=4)
+    assert any(o.output_type == "error" for cell in notebook.cells for o in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize(
+    ("args", "mention"),
+    [
+        (["no-such-notebook"], "no notebook named no-such-notebook"),
+        (["--target", "/nonexistent/target.toml"], "target"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(args, mention, tmp_path):
+    run = run_notebooks(*args, "--out", str(tmp_path))
+    assert run.returncode == 2, run.stdout + run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and mention in lines[0] and "Traceback" not in run.stderr, run.stderr
+
+
+def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path):
+    target = tmp_path / "down.toml"
+    target.write_text(tomli_w.dumps({"base_url": "http://127.0.0.1:9", "services": {}}), encoding="utf-8")
+    run = run_notebooks("--target", str(target), "--out", str(tmp_path / "out"))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr and "127.0.0.1:9" in run.stderr, run.stderr
