@@ -7,7 +7,6 @@ the same workbooks locally), so both sides read one source of truth.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,17 +14,14 @@ from typing import Any
 import yaml
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, range_boundaries
 
+from .bundled import bundled_dir
+
 INPUT_TYPES = ("number", "integer", "string", "boolean")
 
 
 def fixtures_dir() -> Path:
     """``$SPREADAPI_FIXTURES``, else the copy inside an installed wheel, else the repository's folder."""
-    if configured := os.environ.get("SPREADAPI_FIXTURES"):
-        return Path(configured)
-    packaged = Path(__file__).resolve().parent / "_fixtures"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "fixtures"
+    return bundled_dir("fixtures", "SPREADAPI_FIXTURES")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ traceback.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -23,18 +22,15 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_code_cell
 
+from .bundled import bundled_dir
+
 CELL_TIMEOUT = 180  # s: a cell that starts the reference compiles its workbooks first
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def notebooks_dir() -> Path:
     """``$SPREADAPI_NOTEBOOKS``, else the copy inside an installed wheel, else the repository's folder."""
-    if configured := os.environ.get("SPREADAPI_NOTEBOOKS"):
-        return Path(configured)
-    packaged = Path(__file__).resolve().parent / "_notebooks"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "notebooks"
+    return bundled_dir("notebooks", "SPREADAPI_NOTEBOOKS")
 
 
 def available() -> dict[str, Path]:
