@@ -14,6 +14,7 @@ the encoding it found.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -88,7 +89,13 @@ class RelocatingProxy:
     def __init__(self, upstream: str):
         self.upstream = upstream.rstrip("/")
         self.refused: list[str] = []  # the seed paths asked for (404 here)
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(60, read=None), follow_redirects=False)
+        # No keep-alive upstream: a pooled connection that serve closes as idle can fail the next request
+        # sent on it ("server disconnected"), which would read as the deployment's fault.
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(60, read=None),
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -123,7 +130,11 @@ class RelocatingProxy:
             headers=[*headers, ("accept-encoding", "identity")],
             content=_bytes(to_upstream, body),
         )
-        response = await self.http.send(request, stream=True)
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            await _answer(send, 502, f"the proxy could not reach serve: {exc!r}")
+            return
         try:
             await self._relay(response, receive, send)
         finally:
@@ -180,7 +191,12 @@ def _safe_end(text: str) -> int:
 
 
 async def _not_found(send: Callable, path: str) -> None:
-    body = ('{"error": "Not found", "message": "No endpoint at ' + path.replace('"', "") + '"}').encode()
+    await _answer(send, 404, f"No endpoint at {path}")
+
+
+async def _answer(send: Callable, status: int, message: str) -> None:
+    error = "Not found" if status == 404 else "Bad gateway"
+    body = json.dumps({"error": error, "message": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
