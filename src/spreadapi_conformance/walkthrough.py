@@ -25,7 +25,14 @@ import httpx
 
 from .report import evidence
 from .report.masking import Masker, register_secrets
-from .target import PublishedService, TargetError, TargetSpec, load_target, reference_spec
+from .target import (
+    LOOPBACK_REDIRECT_URI,
+    PublishedService,
+    TargetError,
+    TargetSpec,
+    load_target,
+    reference_spec,
+)
 
 # Response headers a reader of the flows needs to see; the rest are noise here (certify's evidence keeps all).
 SHOWN_HEADERS = ("location", "www-authenticate", "content-type", "mcp-session-id", "cache-control")
@@ -45,6 +52,11 @@ class Deployment:
     def url(self, name: str, id: str | None = None) -> str:
         """The absolute URL of endpoint ``name`` (``target.DEFAULT_PATHS``, or the target file's ``[paths]``)."""
         return self.base_url + self.spec.path(name, id)
+
+    @property
+    def redirect_uri(self) -> str:
+        """The redirect URI the notebooks register: the target file's ``[oauth]``, else a loopback one."""
+        return self.spec.oauth.redirect_uri if self.spec.oauth else LOOPBACK_REDIRECT_URI
 
     def service(self, fixture_id: str) -> PublishedService:
         """The service published from fixture ``fixture_id`` (its id on the deployment, public, token)."""
