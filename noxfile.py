@@ -20,7 +20,9 @@ def tests(session: nox.Session) -> None:
     # Chromium (apt), Node 22 and the pinned npm tools for the browser and official-MCP-suite tests;
     # about a second when they are already there, so a fresh machine needs no other step.
     session.run("bash", "scripts/install-tools.sh", external=True)
-    session.run("pytest", *(session.posargs or ["-q"]))
+    # Two workers, a test file each at a time (module fixtures such as a served deployment stay with
+    # their tests): most of the wall time is tests waiting on subprocesses and sockets, not on the CPU.
+    session.run("pytest", *(session.posargs or ["-q", "-n", "2", "--dist", "loadfile"]))
 
 
 @nox.session(python=PYTHON)

@@ -1,26 +1,41 @@
 """certify against a deployment whose endpoints are not at the seed's paths: every check takes its paths
 from the target file (``[paths]``) or finds them as a client would (the 401 challenge, RFC 9728, RFC 8414).
 
-The deployment is `serve` behind ``_relocated.RelocatingProxy``, which moves every endpoint (the public
-SpreadAPI code's ``/api/mcp/service/{id}`` among them) and answers 404 at the seed's paths. A check that
-builds a seed path itself fails here, and the proxy names the path it refused.
+The deployment is `serve` on Redis behind ``_relocated.RelocatingProxy``, which moves every endpoint (the
+public SpreadAPI code's ``/api/mcp/service/{id}`` among them) and answers 404 at the seed's paths. A check
+that builds a seed path itself fails here, and the proxy names the path it refused. This is also the
+whole certify against `serve` with the Redis store (``test_certify_serve.py`` runs it on the memory store).
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from uuid import uuid4
 
 import httpx
+import pytest
+import redis
 import tomli_w
 
 from spreadapi_conformance.catalog import OPTIONS
 from spreadapi_conformance.target import load_target
 
-from ..serve.conftest import start_serve, uvicorn_thread
+from ..serve.conftest import REDIS_URL, start_serve, uvicorn_thread
 from ._relocated import PATHS, RelocatingProxy
 from .conftest import certify
 from .test_certify_targets import assert_no_secret
+
+
+@pytest.fixture
+def redis_keys() -> Iterator[str]:
+    """A fresh key prefix in Redis database 15; its keys are deleted afterwards."""
+    prefix = f"test:{uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    if keys := list(client.scan_iter(match=prefix + "*")):
+        client.delete(*keys)
+    client.close()
 
 
 def test_the_proxy_moves_the_endpoints(tmp_path):
@@ -39,12 +54,17 @@ def test_the_proxy_moves_the_endpoints(tmp_path):
         served.stop()
 
 
-def test_certify_follows_the_target_files_paths(tmp_path):
-    """The whole certify against the relocated deployment, its target file giving the moved paths in
-    [paths]: every option passes, no check asked for a seed path, no secret reaches a report."""
+@pytest.mark.redis
+def test_certify_follows_the_target_files_paths(tmp_path, redis_keys):
+    """The whole certify against the relocated deployment on Redis, its target file giving the moved paths
+    in [paths]: every option passes, no check asked for a seed path, no secret reaches a report."""
     proxy = RelocatingProxy(upstream="")  # serve needs the proxy's URL first: it advertises it
     with uvicorn_thread(proxy, name="relocating-proxy") as base:
-        served = start_serve(tmp_path, "--admin-token", "relocated-admin-" + uuid4().hex, "--base-url", base)
+        served = start_serve(
+            tmp_path,
+            *("--admin-token", "relocated-admin-" + uuid4().hex, "--base-url", base),
+            *("--redis-url", REDIS_URL, "--store-prefix", redis_keys),
+        )
         proxy.upstream = served.base_url
         try:
             raw = tomllib.loads(served.target_file.read_text(encoding="utf-8"))
