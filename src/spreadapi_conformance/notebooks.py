@@ -75,8 +75,9 @@ def execute(path: Path, out_dir: Path, target_file: str | None, timeout: float =
         client.execute()
     except CellExecutionError as exc:
         error = _one_line(exc)
-    except Exception as exc:  # the kernel died or did not start: say so in one line
-        error = f"{type(exc).__name__}: {_ANSI.sub('', str(exc)).strip().splitlines()[0] if str(exc).strip() else ''}"
+    except Exception as exc:  # the kernel died, did not start, or a cell timed out: say so in one line
+        lines = _ANSI.sub("", str(exc)).strip().splitlines()
+        error = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
     finally:
         nbformat.write(notebook, output)
     return Executed(path.stem, output, time.monotonic() - started, error)
