@@ -9,8 +9,12 @@ whole certify against `serve` with the Redis store (``test_certify_serve.py`` ru
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -27,15 +31,39 @@ from .conftest import certify
 from .test_certify_targets import assert_no_secret
 
 
-@pytest.fixture
-def redis_keys() -> Iterator[str]:
-    """A fresh key prefix in Redis database 15; its keys are deleted afterwards."""
+@dataclass
+class Relocated:
+    """`serve` on Redis behind the relocating proxy, and a target file giving the moved paths."""
+
+    proxy: RelocatingProxy
+    target_file: Path
+
+
+@pytest.fixture(scope="module")
+def relocated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relocated]:
+    directory = tmp_path_factory.mktemp("relocated")
     prefix = f"test:{uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    if keys := list(client.scan_iter(match=prefix + "*")):
-        client.delete(*keys)
-    client.close()
+    proxy = RelocatingProxy(upstream="")  # serve needs the proxy's URL first: it advertises it
+    with uvicorn_thread(proxy, name="relocating-proxy") as base:
+        served = start_serve(
+            directory,
+            *("--admin-token", "relocated-admin-" + uuid4().hex, "--base-url", base),
+            *("--redis-url", REDIS_URL, "--store-prefix", prefix),
+        )
+        proxy.upstream = served.base_url
+        try:
+            raw = tomllib.loads(served.target_file.read_text(encoding="utf-8"))
+            assert raw["base_url"] == base
+            raw["paths"] = PATHS
+            target_file = directory / "relocated.toml"
+            target_file.write_text(tomli_w.dumps(raw), encoding="utf-8")
+            yield Relocated(proxy, target_file)
+        finally:
+            served.stop()
+            client = redis.Redis.from_url(REDIS_URL)
+            if keys := list(client.scan_iter(match=prefix + "*")):
+                client.delete(*keys)
+            client.close()
 
 
 def test_the_proxy_moves_the_endpoints(tmp_path):
@@ -55,30 +83,28 @@ def test_the_proxy_moves_the_endpoints(tmp_path):
 
 
 @pytest.mark.redis
-def test_certify_follows_the_target_files_paths(tmp_path, redis_keys):
+def test_certify_follows_the_target_files_paths(relocated, tmp_path):
     """The whole certify against the relocated deployment on Redis, its target file giving the moved paths
     in [paths]: every option passes, no check asked for a seed path, no secret reaches a report."""
-    proxy = RelocatingProxy(upstream="")  # serve needs the proxy's URL first: it advertises it
-    with uvicorn_thread(proxy, name="relocating-proxy") as base:
-        served = start_serve(
-            tmp_path,
-            *("--admin-token", "relocated-admin-" + uuid4().hex, "--base-url", base),
-            *("--redis-url", REDIS_URL, "--store-prefix", redis_keys),
-        )
-        proxy.upstream = served.base_url
-        try:
-            raw = tomllib.loads(served.target_file.read_text(encoding="utf-8"))
-            assert raw["base_url"] == base
-            raw["paths"] = PATHS
-            target_file = tmp_path / "relocated.toml"
-            target_file.write_text(tomli_w.dumps(raw), encoding="utf-8")
-            run = certify(tmp_path / "reports", "--target", str(target_file), "--no-progress")
-        finally:
-            served.stop()
-    assert proxy.refused == [], f"checks asked for the seed's paths: {sorted(set(proxy.refused))}"
+    refused_before = len(relocated.proxy.refused)
+    run = certify(tmp_path / "reports", "--target", str(relocated.target_file), "--no-progress")
+    refused = relocated.proxy.refused[refused_before:]
+    assert refused == [], f"checks asked for the seed's paths: {sorted(set(refused))}"
     assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
     report = run.json()
     assert report["options"] == dict.fromkeys(OPTIONS, "pass"), report["options"]
     failed = [c["id"] for c in report["checks"] if c["outcome"] == "failed"]
     assert not failed, failed
-    assert_no_secret(run, load_target(target_file).secrets())
+    assert_no_secret(run, load_target(relocated.target_file).secrets())
+
+
+@pytest.mark.redis
+def test_the_notebooks_follow_the_target_files_paths(relocated, tmp_path):
+    """The walkthrough notebooks against the relocated deployment: they run to the end, asking for no seed path
+    (the Claude Desktop cell hands the bridge the moved endpoint as SPREADAPI_MCP_URL)."""
+    refused_before = len(relocated.proxy.refused)
+    command = [sys.executable, "-m", "spreadapi_conformance", "notebooks", "--target", str(relocated.target_file)]
+    run = subprocess.run([*command, "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    refused = relocated.proxy.refused[refused_before:]
+    assert refused == [], f"the notebooks asked for the seed's paths: {sorted(set(refused))}"
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-3000:]}"
