@@ -3,17 +3,23 @@
 Each notebook (``notebooks/*.ipynb``, stored without outputs) has a cell tagged ``parameters`` that
 sets ``TARGET_FILE = None``. The runner inserts a cell after it, tagged ``injected-parameters`` as
 papermill does, that sets the target file to use (or leaves None: the reference, started inside the
-kernel), runs every cell in a fresh ``python3`` kernel (the one ipykernel installs next to this
-interpreter), and writes the executed copy, outputs included, to the output folder. A cell that fails
-(an ``assert`` on a status, a result the oracle disagrees with) fails the notebook: the runner reports
-the cell's error in one line and keeps the partly executed copy, where the failing cell shows its
-traceback.
+kernel), runs every cell in a fresh ipykernel of this very interpreter (a kernel spec of its own, so a
+``python3`` kernel of another Jupyter installation is never picked), and writes the executed copy,
+outputs included, to the output folder. A cell that fails (an ``assert`` on a status, a result the
+oracle disagrees with) fails the notebook: the runner reports the cell's error in one line and keeps the
+partly executed copy, where the failing cell shows its traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,18 +67,36 @@ def with_parameters(notebook: nbformat.NotebookNode, target_file: str | None) ->
     return notebook
 
 
+KERNEL_NAME = "spreadapi-conformance"
+
+
+def kernel_dirs(root: str | Path) -> Path:
+    """A kernel spec under ``root/kernels`` that runs this interpreter, where this package is installed.
+
+    Not the ``python3`` spec: jupyter_client looks in the user's folder first, and a ``python3`` there
+    (a Jupyter installed elsewhere) would run the notebooks in a Python without this package."""
+    root = Path(root)
+    spec = root / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    document = {"argv": argv, "display_name": "spreadapi-conformance", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(document), encoding="utf-8")
+    return root
+
+
 def execute(path: Path, out_dir: Path, target_file: str | None, timeout: float = CELL_TIMEOUT) -> Executed:
-    """Run one notebook in a fresh kernel; write the executed copy to ``out_dir``."""
+    """Run one notebook in a fresh kernel of this interpreter; write the executed copy to ``out_dir``."""
     notebook = with_parameters(nbformat.read(path, as_version=4), target_file)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / path.name
     started = time.monotonic()
     error = None
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out_dir)}}
+        notebook, timeout=timeout, kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(out_dir)}}
     )
     try:
-        client.execute()
+        with tempfile.TemporaryDirectory(prefix="spreadapi-kernel-") as root, _jupyter_path(kernel_dirs(root)):
+            client.execute()
     except CellExecutionError as exc:
         error = _one_line(exc)
     except Exception as exc:  # the kernel died, did not start, or a cell timed out: say so in one line
@@ -81,6 +105,20 @@ def execute(path: Path, out_dir: Path, target_file: str | None, timeout: float =
     finally:
         nbformat.write(notebook, output)
     return Executed(path.stem, output, time.monotonic() - started, error)
+
+
+@contextlib.contextmanager
+def _jupyter_path(directory: Path) -> Iterator[None]:
+    """``directory`` first on JUPYTER_PATH (searched before the user's folder) while the block runs."""
+    before = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(directory), before]))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = before
 
 
 def _one_line(exc: CellExecutionError) -> str:

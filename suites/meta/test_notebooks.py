@@ -5,6 +5,7 @@ with no secret of the target file in the executed copies; a failing cell fails t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -24,9 +25,10 @@ from ..serve.conftest import REDIS_URL, start_serve
 NAMES = list(available())
 
 
-def run_notebooks(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_notebooks(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "spreadapi_conformance", "notebooks", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
 
 
 def executed(path: Path) -> nbformat.NotebookNode:
@@ -131,3 +133,16 @@ def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path):
     run = run_notebooks("--target", str(target), "--out", str(tmp_path / "out"))
     assert run.returncode == 2, run.stdout + run.stderr
     assert "Traceback" not in run.stderr and "127.0.0.1:9" in run.stderr, run.stderr
+
+
+def test_another_jupyters_python3_kernel_is_not_used(tmp_path):
+    """A user-level `python3` kernel spec (another Jupyter's, here one that cannot start) is found before this
+    interpreter's outside a virtual environment (JUPYTER_PREFER_ENV_PATH=0 makes it so here): the runner
+    uses a kernel spec of its own, so the notebook still runs in this interpreter."""
+    broken = tmp_path / "jupyter-data" / "kernels" / "python3"
+    broken.mkdir(parents=True)
+    spec = {"argv": ["/bin/false", "{connection_file}"], "display_name": "other", "language": "python"}
+    (broken / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    env = {"JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"), "JUPYTER_PREFER_ENV_PATH": "0"}
+    run = run_notebooks("oauth_connector_flow", "--out", str(tmp_path / "out"), env=env)
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-2000:]}"
