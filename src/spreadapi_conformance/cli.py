@@ -277,7 +277,8 @@ def checks(
 @app.command()
 def notebooks(
     names: Annotated[
-        list[str] | None, typer.Argument(help="Notebooks to run, by name (default: every one).", show_default=False)
+        list[str] | None,
+        typer.Argument(help="Notebooks to run, by name (default: every one).", show_default=False, metavar="NAME"),
     ] = None,
     target: Annotated[
         Path | None, typer.Option(help="Target file of a deployment (default: the reference, started per notebook).")
@@ -287,8 +288,8 @@ def notebooks(
     """Execute the walkthrough notebooks (OAuth connector flow, multi-service, single-service options)
     against a target; write the executed copies, outputs included, to --out.
 
-    Exit code 0: every notebook ran to its end. 1: a cell failed (its error is printed in one line; the
-    executed copy shows the traceback). 2: the target cannot be used, or no such notebook."""
+    Exit code 0: every notebook ran to its end. 1: a cell failed (one line says which; the executed copy
+    shows the traceback). 2: the target cannot be used, or no such notebook."""
     from .notebooks import available, execute
     from .preflight import PreflightError, preflight
     from .target import TargetError, load_target
