@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ..serve.conftest import free_port, start_serve
+from ..serve.conftest import free_port, start_serve, uvicorn_thread
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports"
@@ -53,29 +51,14 @@ def live_reference(tmp_path: Path) -> Iterator[Live]:
 
 
 @contextmanager
-def _in_process(timeout: float = 30) -> Iterator[Live]:
-    import uvicorn
-
+def _in_process() -> Iterator[Live]:
     from spreadapi_conformance.reference.app import Reference
     from spreadapi_conformance.reference.config import ReferenceConfig
 
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    reference = Reference(ReferenceConfig(base_url=base, warm_up=False))
-    server = uvicorn.Server(uvicorn.Config(reference.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="live-reference", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not (server.started and "all" in reference.mcp_tokens):
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            pytest.fail(f"the in-process reference did not start on {base}")
-        time.sleep(0.05)
-    try:
+    reference = Reference(ReferenceConfig(base_url=f"http://127.0.0.1:{port}", warm_up=False))
+    with uvicorn_thread(reference.app, port, name="live-reference") as base:  # seeded in its lifespan
         yield Live(base, reference.mcp_tokens["all"], "in-process")
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 # -- tools ------------------------------------------------------------------------------------------

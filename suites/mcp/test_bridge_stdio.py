@@ -24,8 +24,6 @@ import json
 import re
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,6 @@ import anyio
 import httpx
 import mcp.types as types
 import pytest
-import uvicorn
 from mcp.client.client import Client
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -45,7 +42,7 @@ from mcp.shared.exceptions import MCPError
 from spreadapi_conformance.bridge import ConfigError, config_from_env
 from spreadapi_conformance.fixtures import load_services
 
-from ..serve.conftest import Served, free_port, start_serve
+from ..serve.conftest import Served, free_port, start_serve, uvicorn_thread
 from ._support import SERVICE_TOOLS, handshake, mcp_session, rest_result, service_path, tool_text
 
 pytestmark = pytest.mark.live
@@ -264,19 +261,9 @@ def chatty() -> Iterator[str]:
         return "waited"
 
     path = "/api/mcp/services/chatty"
-    port = free_port()
     app = server.streamable_http_app(streamable_http_path=path)
-    runner = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=runner.run, name="chatty-mcp", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not runner.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the chatty MCP server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}{path}"
-    runner.should_exit = True
-    thread.join(10)
+    with uvicorn_thread(app, name="chatty-mcp") as base_url:
+        yield base_url + path
 
 
 # Logging is deprecated at 2026-07-28, but this conversation is at 2025-11-25, where it is the way to log.

@@ -6,21 +6,18 @@ standalone GET stream (which stays open), and Host / Origin checks against a rea
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from spreadapi_conformance.reference.app import Reference
 from spreadapi_conformance.reference.config import ReferenceConfig
 
+from ..serve.conftest import free_port, uvicorn_thread
 from ._support import JSON_RPC_HEADERS, MODERN, RawSession, http2_client, initialize_message, service_path
 
 
@@ -30,28 +27,12 @@ class Loopback:
     reference: Reference
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[Loopback]:
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    reference = Reference(ReferenceConfig(base_url=base_url, warm_up=False))
-    server = uvicorn.Server(uvicorn.Config(reference.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="mcp-loopback", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield Loopback(base_url, reference)
-    server.should_exit = True
-    thread.join(10)
+    port = free_port()
+    reference = Reference(ReferenceConfig(base_url=f"http://127.0.0.1:{port}", warm_up=False))
+    with uvicorn_thread(reference.app, port, name="mcp-loopback") as base_url:
+        yield Loopback(base_url, reference)
 
 
 def credentials(loopback: Loopback, endpoint: str) -> tuple[str, str | None]:

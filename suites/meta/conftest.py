@@ -13,17 +13,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from ..serve.conftest import free_port
+from ..serve.conftest import uvicorn_thread
 
 SECRET_QUOTE_TOKEN = "svc_tk_" + "5eed" * 16  # the fake target's "private service token"
 SECRET_MCP_TOKEN = "spapi_live_" + "c0de" * 16
@@ -147,27 +144,8 @@ class FakeTarget:
 
 @pytest.fixture(scope="session")
 def fake_target() -> Iterator[FakeTarget]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake_app(), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/broken/api/v1/services", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    else:
-        pytest.fail("the fake target did not start")
-    try:
+    with uvicorn_thread(fake_app(), name="fake-target") as base:
         yield FakeTarget(base)
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="session")
