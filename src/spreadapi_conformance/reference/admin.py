@@ -58,13 +58,20 @@ def _authorized(request: Request) -> bool:
     return hmac.compare_digest(presented.strip().encode("utf-8"), expected.encode("utf-8"))
 
 
-async def _token_from_body(request: Request) -> str | Response:
+async def _admin_body(request: Request) -> dict[str, Any] | Response:
+    """The JSON body of an authorised admin request, or the refusal (401, or 400 for a bad body)."""
     if not _authorized(request):
         return _refused()
     try:
-        body = await read_params(request, form_ok=False)
+        return await read_params(request, form_ok=False)
     except OAuthError as exc:
         return _reply({"error": "Bad request", "message": exc.description}, exc.status)
+
+
+async def _token_from_body(request: Request) -> str | Response:
+    body = await _admin_body(request)
+    if isinstance(body, Response):
+        return body
     token = body.get("token")
     if not isinstance(token, str) or not token:
         return _reply({"error": "Bad request", "message": "token must be a non-empty string"}, 400)
@@ -80,13 +87,11 @@ def _refused() -> Response:
 
 
 async def _issue_body(request: Request) -> dict[str, Any] | Response:
-    if not _authorized(request):
-        return _refused()
-    try:
-        body = await read_params(request, form_ok=False)
-    except OAuthError as exc:
-        return _reply({"error": "Bad request", "message": exc.description}, exc.status)
-    name = body.get("name", "issued by the admin surface")
+    """The body of an issue request with its ``name`` checked and defaulted."""
+    body = await _admin_body(request)
+    if isinstance(body, Response):
+        return body
+    name = body.setdefault("name", "issued by the admin surface")
     if not isinstance(name, str) or not name or len(name) > 200:
         return _reply({"error": "Bad request", "message": "name must be a string of 1 to 200 characters"}, 400)
     return body
@@ -109,7 +114,7 @@ async def issue_mcp_token(request: Request) -> Response:
     if refused is not None:
         return refused
     ids = list(dict.fromkeys(services))
-    token = await request.app.state.mcp_tokens.issue(ids, name=body.get("name", "issued by the admin surface"))
+    token = await request.app.state.mcp_tokens.issue(ids, name=body["name"])
     return _reply({"token": token, "services": ids}, 201)
 
 
@@ -125,8 +130,7 @@ async def issue_service_token(request: Request) -> Response:
         isinstance(expires_at, bool) or not isinstance(expires_at, int | float) or not 0 < expires_at < 1e11
     ):
         return _reply({"error": "Bad request", "message": "expires_at must be a time in epoch seconds"}, 400)
-    name = body.get("name", "issued by the admin surface")
-    issued = await request.app.state.service_tokens.issue(service, name=name, expires_at=expires_at)
+    issued = await request.app.state.service_tokens.issue(service, name=body["name"], expires_at=expires_at)
     return _reply({"token": issued.token, "service": service}, 201)
 
 
