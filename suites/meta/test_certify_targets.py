@@ -31,6 +31,16 @@ def assert_no_secret(run: Certified, secrets: tuple[str, ...] | list[str]) -> No
         assert secret not in run.stdout and secret not in run.stderr
 
 
+def assert_certified(run: Certified, target_file: Path) -> None:
+    """certify exited 0, every option passed, no check failed, and no secret of the target file leaked."""
+    assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+    report = run.json()
+    assert report["options"] == dict.fromkeys(OPTIONS, "pass"), report["options"]
+    failed = [c["id"] for c in report["checks"] if c["outcome"] == "failed"]
+    assert not failed, failed
+    assert_no_secret(run, load_target(target_file).secrets())
+
+
 # -- a target that fails ------------------------------------------------------------------------------
 
 

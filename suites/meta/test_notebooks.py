@@ -10,17 +10,15 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from uuid import uuid4
 
 import nbformat
 import pytest
-import redis
 import tomli_w
 
 from spreadapi_conformance.notebooks import available, notebooks_dir, with_parameters
 from spreadapi_conformance.target import load_target
 
-from ..serve.conftest import REDIS_URL, start_serve
+from ..serve.conftest import REDIS_URL, fresh_redis_prefix, start_serve
 
 NAMES = list(available())
 
@@ -70,16 +68,12 @@ def test_every_notebook_runs_against_the_reference(tmp_path):
 
 @pytest.mark.redis
 def test_every_notebook_runs_against_serve_on_redis(tmp_path):
-    prefix = f"test:{uuid4().hex}:"
-    served = start_serve(tmp_path, "--redis-url", REDIS_URL, "--store-prefix", prefix)
-    try:
-        run = run_notebooks("--target", str(served.target_file), "--out", str(tmp_path / "out"))
-    finally:
-        served.stop()
-        client = redis.Redis.from_url(REDIS_URL)
-        if keys := list(client.scan_iter(match=prefix + "*")):
-            client.delete(*keys)
-        client.close()
+    with fresh_redis_prefix() as prefix:
+        served = start_serve(tmp_path, "--redis-url", REDIS_URL, "--store-prefix", prefix)
+        try:
+            run = run_notebooks("--target", str(served.target_file), "--out", str(tmp_path / "out"))
+        finally:
+            served.stop()
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-3000:]}"
     for name in NAMES:
         text = (tmp_path / "out" / f"{name}.ipynb").read_text(encoding="utf-8")

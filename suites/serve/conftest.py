@@ -138,13 +138,21 @@ def serve(tmp_path: Path) -> Iterator:
         served.stop()
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_redis_prefix() -> Iterator[str]:
     """A fresh key prefix in Redis database 15; every key under it is deleted afterwards."""
     prefix = f"test:{uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=prefix + "*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=prefix + "*", count=500))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    with fresh_redis_prefix() as prefix:
+        yield prefix
