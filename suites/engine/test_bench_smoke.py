@@ -38,6 +38,15 @@ LINUX_FIGURES = ("server_cpu_ms_per_request", "cpu_ratio")  # read from /proc
 COLD_START_FIGURES = ("services_200_s", "execute_200_s")
 
 
+def run_benchmarks(out: Path, *args: str) -> tuple[dict[str, Any], str]:
+    """``benchmarks/run.py ARGS --json OUT`` as a user runs it; the figures it wrote, and what it printed."""
+    command = [sys.executable, str(RUN), *args, "--json", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    why = f"benchmarks/run.py {' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, why
+    return json.loads(out.read_text(encoding="utf-8")), done.stdout
+
+
 def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
@@ -45,15 +54,7 @@ def _positive(value: Any) -> bool:
 @pytest.mark.live
 def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    done = subprocess.run(
-        [sys.executable, str(RUN), "--quick", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, f"benchmarks/run.py --quick exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report, printed = run_benchmarks(out, "--quick")
 
     missing = []
     for service_id in load_services():
@@ -81,7 +82,7 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert len(rest["engine_eps_windows"]) == len(rest["rps_windows"]) + 1  # every REST window bracketed
     assert isinstance(rest["pass"], bool) and isinstance(report["cold_start"]["pass"], bool)
     assert report["meta"]["quick"] is True
-    assert "ratio REST/engine" in done.stdout and ("PASS" in done.stdout or "MISS" in done.stdout)
+    assert "ratio REST/engine" in printed and ("PASS" in printed or "MISS" in printed)
 
 
 @pytest.mark.live
@@ -90,15 +91,7 @@ def test_certify_benchmarks_report_their_figures(tmp_path: Path) -> None:
     on one check (``--certify-k``) to keep it short, and merges them into an existing figures file."""
     out = tmp_path / "bench.json"
     out.write_text(json.dumps({"meta": {}, "engine": {"kept": True}}), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, str(RUN), "--only", "certify", "--certify-k", "test_pagination_fields", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, f"run.py --only certify exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report, printed = run_benchmarks(out, "--only", "certify", "--certify-k", "test_pagination_fields")
     assert report["engine"] == {"kept": True}, "a partial run keeps the other figures"
     for key in ("in_process", "delayed"):
         row = report["certify"][key]
@@ -108,4 +101,4 @@ def test_certify_benchmarks_report_their_figures(tmp_path: Path) -> None:
     delayed = report["certify"]["delayed"]
     assert delayed["round_trip_ms"] >= 50, "the proxy adds 25 ms each way"
     assert delayed["proxy"]["chunks_up"] >= 1 and delayed["proxy"]["refused"] == 0, delayed["proxy"]
-    assert "certify --target: serve behind the delaying proxy" in done.stdout
+    assert "certify --target: serve behind the delaying proxy" in printed
