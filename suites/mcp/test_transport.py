@@ -46,6 +46,14 @@ async def opened(client: httpx.AsyncClient, target: Any) -> RawSession:
     return session
 
 
+async def opened_with_session(client: httpx.AsyncClient, target: Any) -> RawSession:
+    """An initialized session whose server issued a session id (the session checks skip without one)."""
+    session = await opened(client, target)
+    if session.session_id is None:
+        pytest.skip("the server does not use sessions")
+    return session
+
+
 def own_origin(target: Any) -> str:
     parts = urlsplit(target.base_url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -98,9 +106,7 @@ async def test_notification_is_accepted_without_body(mcp_target, client):
 @conformance
 async def test_session_id_is_required_after_initialize(mcp_target, client):
     """MCP-HTTP-013 SHOULD: with sessions in use, a request without Mcp-Session-Id is 400."""
-    session = await opened(client, mcp_target)
-    if session.session_id is None:
-        pytest.skip("the server does not use sessions")
+    session = await opened_with_session(client, mcp_target)
     response = await session.post(request_message("tools/list"), **{"mcp-session-id": None})
     assert response.status_code == 400, said(response)
 
@@ -108,9 +114,7 @@ async def test_session_id_is_required_after_initialize(mcp_target, client):
 @conformance
 async def test_unknown_session_is_404(mcp_target, client):
     """MCP-HTTP-014 MUST: a request with a session id the server does not know is 404."""
-    session = await opened(client, mcp_target)
-    if session.session_id is None:
-        pytest.skip("the server does not use sessions")
+    session = await opened_with_session(client, mcp_target)
     response = await session.post(request_message("tools/list"), **{"mcp-session-id": "0" * 32})
     assert response.status_code == 404, said(response)
 
@@ -118,9 +122,7 @@ async def test_unknown_session_is_404(mcp_target, client):
 @conformance
 async def test_delete_ends_the_session(mcp_target, client):
     """MCP-HTTP-015 MUST: DELETE with the session id ends it (2xx, or 405 if unsupported); afterwards 404."""
-    session = await opened(client, mcp_target)
-    if session.session_id is None:
-        pytest.skip("the server does not use sessions")
+    session = await opened_with_session(client, mcp_target)
     assert (await session.call("tools/list"))["result"]["tools"]
     deleted = await client.delete(public_path(mcp_target), headers=session.headers())
     if deleted.status_code == 405:
