@@ -36,7 +36,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ import httpx
 from spreadapi_conformance.engine import ENGINES, get_engine
 from spreadapi_conformance.fixtures import ServiceDef, load_services
 from spreadapi_conformance.strategies import cells_for, random_value
+from spreadapi_conformance.threaded import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADGEN = Path(__file__).resolve().with_name("loadgen.py")
@@ -192,12 +192,6 @@ def evaluation_rate(evaluate: Callable[[dict], Any], cases: list[dict], seconds:
 
 # ---------------------------------------------------------------------------------------------------
 # The server
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cli_command() -> list[str]:

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +30,7 @@ from .target import (
     load_target,
     reference_spec,
 )
+from .threaded import ServerThread, free_port
 
 # Response headers a reader of the flows needs to see; the rest are noise here (certify's evidence keeps all).
 SHOWN_HEADERS = ("location", "www-authenticate", "content-type", "mcp-session-id", "cache-control")
@@ -46,8 +44,7 @@ class Deployment:
     spec: TargetSpec
     base_url: str
     where: str  # one line for the reader: what this is
-    _server: Any = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    _server: ServerThread | None = field(default=None, repr=False)  # the reference this started, if any
 
     def url(self, name: str, id: str | None = None) -> str:
         """The absolute URL of endpoint ``name`` (``target.DEFAULT_PATHS``, or the target file's ``[paths]``)."""
@@ -81,9 +78,7 @@ class Deployment:
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(15)
+            self._server.stop()
 
 
 def open_deployment(target_file: str | None = None, *, timeout: float = 60) -> Deployment:
@@ -98,29 +93,17 @@ def open_deployment(target_file: str | None = None, *, timeout: float = 60) -> D
 
 
 def _start_reference(timeout: float) -> Deployment:
-    import uvicorn
-
     from .reference.app import Reference
     from .reference.config import ReferenceConfig
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     reference = Reference(ReferenceConfig(base_url=base_url))
-    server = uvicorn.Server(uvicorn.Config(reference.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="reference", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not (server.started and reference.mcp_tokens):  # seeded in the server's lifespan
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"the reference did not start on {base_url}")
-        time.sleep(0.05)
+    server = ServerThread(reference.app, port, name="reference", timeout=timeout)  # seeded in its lifespan
     spec = reference_spec(reference, base_url)
     register_secrets(spec.secrets())
     where = f"the reference, started in this kernel at {base_url} (memory store)"
-    return Deployment(spec, base_url, where, server, thread)
+    return Deployment(spec, base_url, where, server)
 
 
 @contextlib.contextmanager
