@@ -21,10 +21,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from spreadapi_conformance.fixtures import ServiceDef, load_services
+from spreadapi_conformance.offtarget import on_origin
 from spreadapi_conformance.report import evidence
 from spreadapi_conformance.report.evidence import RateLimiter
 from spreadapi_conformance.report.masking import register_secrets
 from spreadapi_conformance.target import (
+    IN_PROCESS_BASE_URL,
     PublishedService,
     TargetError,
     TargetSpec,
@@ -88,16 +90,27 @@ class Target:
     app: Any = None  # the ASGI app when in process
     limiter: RateLimiter | None = None  # --max-rps, for a live target
 
+    def __post_init__(self) -> None:
+        self.guard = self.spec.guard()
+
     @property
     def base_url(self) -> str:
-        return self.spec.base_url or "http://testserver"
+        return self.spec.base_url or IN_PROCESS_BASE_URL
+
+    def hooks(self, extra: dict[str, list] | None = None) -> dict[str, list]:
+        """A check client's event hooks: no credential off the target, --max-rps, certify's evidence."""
+        return evidence.event_hooks(self.limiter, extra, guard=self.guard)
+
+    def on_target(self, url: str, what: str) -> str:
+        """``url``, after failing the check when it is not on the target's origin (nothing is sent there)."""
+        return on_origin(url, self.guard, what)
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client on the target; its exchanges are certify's evidence, paced by --max-rps."""
         if self.app is not None:
             kwargs.setdefault("transport", httpx.ASGITransport(app=self.app))
         kwargs.setdefault("timeout", 30)
-        kwargs["event_hooks"] = evidence.event_hooks(self.limiter, kwargs.get("event_hooks"))
+        kwargs["event_hooks"] = self.hooks(kwargs.get("event_hooks"))
         return httpx.AsyncClient(base_url=self.base_url, **kwargs)
 
     def published(self, fixture_id: str) -> PublishedService:

@@ -20,6 +20,8 @@ A target file (``serve --write-target`` writes one; an operator writes one for s
     # client_id = "…"           # a pre-registered public client, when registration = false
     consent = "form"            # "form": the suite posts the consent page's form as a browser would;
                                 # "manual": it cannot (another consent UI), the checks that need a code skip
+    # issuer = "https://auth.example.com"   # an authorization server on another origin that may receive
+                                # the pasted credentials (by default only base_url's origin receives any)
 
     [admin]                     # optional: lets checks issue and revoke credentials (the reference's /admin/…)
     token = "env:ADMIN_TOKEN"
@@ -30,6 +32,9 @@ A target file (``serve --write-target`` writes one; an operator writes one for s
 Secrets may be literal or ``env:NAME``; a missing variable is an error that names it. A live
 deployment's file may omit ``[mcp_tokens]``, ``[oauth]``, ``[admin]`` or ``[paths]``: the checks that need
 them skip (paths fall back to :data:`DEFAULT_PATHS`).
+
+No secret of the file goes anywhere but the target's origin, and the issuer's when ``[oauth]`` names one
+(:mod:`.offtarget`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from urllib.parse import quote
 import tomli_w
 
 from .fixtures import load_services
+from .offtarget import CredentialGuard
 
 
 class TargetError(ValueError):
@@ -57,6 +63,9 @@ class PublishedService:
     public: bool
     token: str | None = field(default=None, repr=False)
 
+
+# Where the in-process reference answers (httpx's ASGI transport takes any host; this one is httpx's own).
+IN_PROCESS_BASE_URL = "http://testserver"
 
 # A loopback redirect URI (RFC 8252 §7.3): every server that follows the MCP authorization spec accepts
 # one, and the suite reads the code from the Location header, so nothing needs to listen on it.
@@ -87,6 +96,7 @@ class OAuthSpec:
     redirect_uri: str = LOOPBACK_REDIRECT_URI  # what the suite registers and redirects to
     client_id: str | None = None  # a pre-registered public client (needed when registration is off)
     consent: str = "form"  # "form": the suite can post the consent form; "manual": it cannot
+    issuer: str | None = None  # an authorization server on another origin trusted with the pasted credentials
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,11 @@ class TargetSpec:
         if id is None:
             raise TypeError(f"the path {name!r} names a service: give its id")
         return template.replace("{id}", quote(id, safe=""))
+
+    def guard(self) -> CredentialGuard:
+        """The guard that keeps this file's secrets on the target's origin (and the named issuer's)."""
+        issuer = self.oauth.issuer if self.oauth else None
+        return CredentialGuard.of([self.base_url or IN_PROCESS_BASE_URL, issuer], self.secrets())
 
     def secrets(self) -> list[str]:
         """Every secret value, for masking in reports and logs."""
@@ -249,7 +264,12 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
     consent = table.get("consent", "form")
     if consent not in CONSENT_MODES:
         raise TargetError(f"target file {path}: oauth.consent must be one of {', '.join(CONSENT_MODES)}")
-    return OAuthSpec(registration=registration, redirect_uri=redirect_uri, client_id=client_id, consent=consent)
+    issuer = table.get("issuer")
+    if issuer is not None and (not isinstance(issuer, str) or not issuer.startswith(("http://", "https://"))):
+        raise TargetError(f"target file {path}: oauth.issuer must be an http:// or https:// URL")
+    return OAuthSpec(
+        registration=registration, redirect_uri=redirect_uri, client_id=client_id, consent=consent, issuer=issuer
+    )
 
 
 def _admin_token(value: Any, path: Path) -> str | None:
@@ -300,6 +320,7 @@ def write_target(
             "redirect_uri": oauth.redirect_uri,
             **({"client_id": oauth.client_id} if oauth.client_id else {}),
             **({"consent": oauth.consent} if oauth.consent != "form" else {}),
+            **({"issuer": oauth.issuer} if oauth.issuer else {}),
         }
     if admin_token:
         document["admin"] = {"token": admin_token}

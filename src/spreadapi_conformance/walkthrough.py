@@ -65,16 +65,18 @@ class Deployment:
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client on the deployment whose exchanges :func:`step` records."""
         kwargs.setdefault("timeout", 30)
-        return httpx.AsyncClient(base_url=self.base_url, event_hooks=evidence.event_hooks(), **kwargs)
+        return httpx.AsyncClient(base_url=self.base_url, event_hooks=self.hooks(), **kwargs)
+
+    def hooks(self) -> dict[str, list]:
+        """Event hooks that keep the target file's secrets on its origin and record for :func:`step`."""
+        return evidence.event_hooks(guard=self.spec.guard())
 
     def mcp_http(self, token: str | None = None) -> Any:
         """An ``httpx2`` client (the MCP SDK's) with the bearer ``token``, recorded by :func:`step` too."""
         import httpx2
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx2.AsyncClient(
-            headers=headers, timeout=httpx2.Timeout(30, read=120), event_hooks=evidence.event_hooks()
-        )
+        return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120), event_hooks=self.hooks())
 
     def close(self) -> None:
         if self._server is not None:

@@ -1,7 +1,7 @@
 """Helpers for the MCP checks: SDK sessions at a chosen revision, raw JSON-RPC over HTTP, challenges.
 
 The SDK client speaks ``httpx2``; the raw checks use ``httpx`` like the rest of the suite. Both carry
-certify's evidence hooks and the target's ``--max-rps`` limiter (``target_session`` passes it on), so a
+the target's client hooks (credential guard, ``--max-rps``, evidence; ``target_session`` passes them on), so a
 failing check driven by the SDK shows its JSON-RPC exchanges in the report as the raw ones do. In process,
 both go through an ASGI transport, and the app's lifespan must run (``running``): the SDK's session
 managers live in it. ``httpx``'s and ``httpx2``'s ASGI transports buffer whole responses, so a
@@ -26,7 +26,6 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 
 from spreadapi_conformance.fixtures import load_services
 from spreadapi_conformance.report import evidence
-from spreadapi_conformance.report.evidence import RateLimiter
 
 # Every revision the SDK negotiates: the initialize handshake ones and the stateless 2026-07-28.
 REVISIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
@@ -88,12 +87,13 @@ def http2_client(
     base_url: str = "http://testserver",
     token: str | None = None,
     *,
-    limiter: RateLimiter | None = None,
+    hooks: dict[str, list] | None = None,
     **headers: str,
 ) -> httpx2.AsyncClient:
     """An httpx2 client for the SDK: in process when ``app`` is given, else over the network.
 
-    Its exchanges are certify's evidence, and it is paced by ``limiter`` (a live target's --max-rps)."""
+    ``hooks`` are a target's (``Target.hooks()``: the credential guard, --max-rps, certify's evidence);
+    without them the exchanges are still recorded as evidence."""
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     transport = httpx2.ASGITransport(app=app) if app is not None else None
@@ -102,7 +102,7 @@ def http2_client(
         base_url=base_url,
         headers=headers,
         timeout=30,
-        event_hooks=evidence.event_hooks(limiter),
+        event_hooks=hooks or evidence.event_hooks(),
     )
 
 
@@ -136,11 +136,11 @@ async def mcp_session(
     token: str | None = None,
     revision: str = LATEST,
     base_url: str = "http://testserver",
-    limiter: RateLimiter | None = None,
+    hooks: dict[str, list] | None = None,
 ) -> AsyncIterator[ClientSession]:
     """An SDK ``ClientSession`` on ``path``, past the handshake at ``revision``."""
     async with (
-        http2_client(app, base_url, token, limiter=limiter) as http,
+        http2_client(app, base_url, token, hooks=hooks) as http,
         streamable_http_client(base_url.rstrip("/") + path, http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):
@@ -151,8 +151,8 @@ async def mcp_session(
 def target_session(
     target: Any, path: str, token: str | None = None, revision: str = LATEST
 ) -> contextlib.AbstractAsyncContextManager[ClientSession]:
-    """:func:`mcp_session` on the target under test (in process or live), paced by its --max-rps."""
-    return mcp_session(target.app, path, token, revision, target.base_url, getattr(target, "limiter", None))
+    """:func:`mcp_session` on the target under test (in process or live), with its client hooks."""
+    return mcp_session(target.app, path, token, revision, target.base_url, target.hooks())
 
 
 def instructions(session: ClientSession) -> str:

@@ -78,6 +78,18 @@ def service_token(target: Any, fixture_id: str) -> str | None:
     return service.token
 
 
+def trusted_for_pasting(target: Any, authorize_url: str) -> str:
+    """``authorize_url``, when the user's pasted credentials may go there: the target's origin, or the
+    issuer the file names (``[oauth] issuer``). Otherwise the check cannot run without sending the
+    target's secrets to another host, so it does not run."""
+    if not target.guard.trusts(authorize_url):
+        pytest.skip(
+            f"the authorization endpoint {authorize_url} is not on the target's origin: the kit pastes no "
+            "credential of the target file there (name that authorization server in [oauth] issuer to allow it)"
+        )
+    return authorize_url
+
+
 # -- discovery -------------------------------------------------------------------------------------
 
 
@@ -325,7 +337,10 @@ async def obtain_code(
     verifier, code_challenge = pkce()
     extra.setdefault("resource", found.endpoint)
     params = authorization_params(client_id, redirect_uri, code_challenge, **extra)
-    approved = await approve(client, found.endpoint_of("authorization_endpoint"), params, credentials)
+    authorize_url = found.endpoint_of("authorization_endpoint")
+    if credentials:
+        trusted_for_pasting(target, authorize_url)
+    approved = await approve(client, authorize_url, params, credentials)
     assert approved.status_code in (302, 303), f"approving the consent: expected a redirect, got {excerpt(approved)}"
     location = approved.headers.get("location", "")
     assert same_redirect(location, redirect_uri), f"redirected to {location!r}, not the client's {redirect_uri!r}"

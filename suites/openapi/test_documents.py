@@ -76,6 +76,12 @@ def server_url(document: dict[str, Any]) -> str:
     return url
 
 
+def server_to_call(document: dict[str, Any], target: Any) -> str:
+    """The document's server URL, which the check is about to call: on the target's origin, or the check
+    fails there (a document advertising another host would receive the target's credentials)."""
+    return target.on_target(server_url(document), "the document's server URL").rstrip("/")
+
+
 def templated(document: dict[str, Any], pattern: str, method: str) -> str:
     """The one documented path matching ``pattern`` (with ``{param}`` for a path parameter) for ``method``."""
     regex = re.compile("^" + re.escape(pattern).replace(r"\{id\}", r"\{[^/}]+\}") + "$")
@@ -169,7 +175,7 @@ async def test_server_url_plus_calculate_path_answers(client, target, fixture_id
     """OPENAPI-DOC-005 MUST: `servers[0].url` + the path of `calculate` is where execute answers: a golden
     case posted there gets 200."""
     document, path, _ = await calculate_of(client, target, fixture_id)
-    url = server_url(document).rstrip("/") + path
+    url = server_to_call(document, target) + path
     case = target.fixture(fixture_id).golden[0]
     response = await client.post(url, json={"inputs": case["inputs"]}, headers=target.auth(fixture_id))
     assert response.status_code == 200, f"POST {url}: expected 200, got {excerpt(response)}"
@@ -391,7 +397,7 @@ async def test_platform_listing_and_details_match_their_schemas(client, target):
     """OPENAPI-DOC-014 MUST: the platform document's schemas describe the listing, a service's details and
     the 404 of an unknown service."""
     _, document = await document_of(client, target, "platform")
-    base = server_url(document).rstrip("/")
+    base = server_to_call(document, target)
     listing_path = templated(document, relative(target.template("services"), base), "get")
     listing = await client.get(base + listing_path)
     assert listing.status_code == 200, excerpt(listing)
@@ -414,7 +420,7 @@ async def test_platform_execute_matches_its_schemas(client, target, fixture_id):
     """OPENAPI-DOC-015 MUST: execute through the platform document's templated path answers a golden case
     with a body matching its 200 schema, by POST and by GET; GET `_format=csv` is a documented media type."""
     _, document = await document_of(client, target, "platform")
-    base = server_url(document).rstrip("/")
+    base = server_to_call(document, target)
     service_id = target.published(fixture_id).id
     auth = target.auth(fixture_id)
     inputs = target.fixture(fixture_id).golden[0]["inputs"]

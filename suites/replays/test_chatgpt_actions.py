@@ -137,7 +137,8 @@ async def test_calculate_as_an_action_equals_the_oracle(client, target, fixture_
     oracle's outputs."""
     document = await imported(client, target, fixture_id)
     path, _, operation = next((p, m, op) for p, m, op in operations(document) if op.get("operationId") == "calculate")
-    url = document["servers"][0]["url"].rstrip("/") + path
+    server = target.on_target(document["servers"][0]["url"], "the document's server URL, which the Action calls,")
+    url = server.rstrip("/") + path
     requirements = security_requirements(document, operation)
     headers = {"Content-Type": "application/json"}
     if requirements and all(requirements):  # the Action is configured with the API key it asks for

@@ -23,7 +23,6 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from spreadapi_conformance.consent import approve
-from spreadapi_conformance.report import evidence
 
 from ..mcp._support import target_session
 from ..oauth_checks._support import (
@@ -35,6 +34,7 @@ from ..oauth_checks._support import (
     register,
     same_redirect,
     structured,
+    trusted_for_pasting,
 )
 
 pytestmark = pytest.mark.conformance
@@ -49,12 +49,12 @@ def _http_package() -> Any:
 
 
 def authlib_client(target: Any, **kwargs: Any) -> AsyncOAuth2Client:
-    """Authlib's OAuth client on the target's transport, recorded as evidence, paced by --max-rps."""
+    """Authlib's OAuth client on the target's transport, with the target's hooks (guard, pace, evidence)."""
     transport = _http_package().ASGITransport(app=target.app) if target.app is not None else None
     return AsyncOAuth2Client(
         transport=transport,
         timeout=30,
-        event_hooks=evidence.event_hooks(target.limiter),
+        event_hooks=target.hooks(),
         code_challenge_method="S256",
         **kwargs,
     )
@@ -76,9 +76,8 @@ async def connect(client: httpx.AsyncClient, target: Any) -> dict[str, Any]:
         token_endpoint_auth_method="none",
     ) as oauth:
         verifier = secrets.token_urlsafe(48)
-        url, state = oauth.create_authorization_url(
-            found.endpoint_of("authorization_endpoint"), code_verifier=verifier, resource=found.endpoint
-        )
+        authorize_url = trusted_for_pasting(target, found.endpoint_of("authorization_endpoint"))
+        url, state = oauth.create_authorization_url(authorize_url, code_verifier=verifier, resource=found.endpoint)
         approved = await approve(client, url, None, {"mcp_tokens": pasted})  # the user's browser
         assert approved.status_code in (302, 303), f"approving: HTTP {approved.status_code} {approved.text[:300]!r}"
         location = approved.headers.get("location", "")

@@ -49,11 +49,13 @@ async def test_published_service_listed(client, target, fixture_id):
 
 @pytest.mark.parametrize("fixture_id", FIXTURE_IDS)
 async def test_listed_endpoint(client, target, fixture_id):
-    """REST-LIST-002 MUST: a listed service's endpoint is an absolute URL of its execute path (2.10)."""
+    """REST-LIST-002 MUST: a listed service's endpoint is an absolute URL of its execute path on this
+    deployment (2.10)."""
     item = listed(await every_service(client, target), target, fixture_id)
     endpoint = item.get("endpoint")
     url = urlparse(endpoint) if isinstance(endpoint, str) else None
     assert url and url.scheme in ("http", "https") and url.netloc, f"endpoint {endpoint!r} is not absolute"
+    target.on_target(endpoint, "the listed endpoint")
     assert url.path.endswith(target.execute_path(fixture_id)), f"endpoint {endpoint!r}"
 
 

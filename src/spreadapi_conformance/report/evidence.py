@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..offtarget import CredentialGuard
 from .masking import Masker
 
 BODY_LIMIT = 4096  # characters of each body kept in evidence
@@ -200,12 +201,17 @@ class RateLimiter:
             await asyncio.sleep(wait)
 
 
-def event_hooks(limiter: RateLimiter | None = None, extra: dict[str, list] | None = None) -> dict[str, list]:
-    """``event_hooks`` for an async client: pace by ``limiter``, record into the running check's recorder.
+def event_hooks(
+    limiter: RateLimiter | None = None, extra: dict[str, list] | None = None, *, guard: CredentialGuard | None = None
+) -> dict[str, list]:
+    """``event_hooks`` for an async client: refuse what ``guard`` refuses (a credential off the target,
+    before anything else), pace by ``limiter``, record into the running check's recorder.
 
     ``extra`` (the caller's own hooks) run after these."""
 
     async def on_request(request: Any) -> None:
+        if guard is not None:
+            guard.check(request)
         if limiter is not None:
             await limiter.acquire()
         recorder = _current
