@@ -1,7 +1,8 @@
 """``spreadapi-conformance certify``: run the catalogue against a target, print verdicts, write reports.
 
 The flow: load the catalogue and the target file, pre-flight a live target (one clear line and exit 2
-when it cannot be certified), run ``pytest -m conformance`` on ``suites/`` with the report plugin
+when it cannot be certified), run ``pytest -m conformance`` on the installed checks (``checks/``, with their
+plugin) and the report plugin
 (checks of options not being certified are deselected), fold the outcomes into one result per
 requirement, derive a verdict per option, write report.json / junit.xml / report.html (masked) and
 exit 0 only when every MUST check of the certified options passed.
@@ -26,9 +27,8 @@ from .catalog import OPTIONS, CatalogError, load_catalog
 from .report.masking import Masker
 from .target import DEFAULT_PATHS, TargetError, TargetSpec, load_target
 
-SUITES = Path(__file__).resolve().parents[2] / "suites"
+CHECKS = Path(__file__).resolve().parent / "checks"
 EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_ERROR = 0, 1, 2
-REVISIONS_ENV = "SPREADAPI_MCP_REVISIONS"
 
 
 class CertifyError(Exception):
@@ -41,7 +41,7 @@ class CertifyRequest:
     options: list[str] = field(default_factory=list)  # empty: every option
     report_dir: Path = Path("reports")
     max_rps: float | None = None
-    mcp_revisions: list[str] = field(default_factory=list)  # empty: SPREADAPI_MCP_REVISIONS, else every one
+    mcp_revisions: list[str] = field(default_factory=list)  # empty: every revision the SDK offers
     select: str | None = None  # pytest -k expression, to run a subset
     bridge_command: str | None = None  # the Claude Desktop replay's stdio bridge (default: ours)
     progress: bool = True
@@ -94,9 +94,8 @@ def workers(request: CertifyRequest) -> int:
 
 
 def mcp_revisions(request: CertifyRequest) -> list[str]:
-    """The MCP revisions asked for: ``--mcp-revision``, else SPREADAPI_MCP_REVISIONS (comma-separated)."""
-    given = request.mcp_revisions or [r.strip() for r in os.environ.get(REVISIONS_ENV, "").split(",") if r.strip()]
-    return list(dict.fromkeys(given))
+    """The MCP revisions asked for (``--mcp-revision``); empty for every one."""
+    return list(dict.fromkeys(request.mcp_revisions))
 
 
 def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...], list[str]]:
@@ -182,21 +181,29 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
         return EXIT_ERROR
     junit = report_dir / "junit.xml"
     args = [
-        str(SUITES),
+        str(CHECKS),
         "-m",
         "conformance",
-        # The plugin shows progress and the summary; pytest's terminal output (and the -ra it
-        # needs from addopts) is off. --strict-markers stays, as in pyproject's addopts.
-        "-o",
-        "addopts=--strict-markers",
+        # The checks' own settings, whatever pytest configuration lies around the installed package (a
+        # checkout's pyproject.toml, a user's pytest.ini): certify's plugin shows progress and the summary,
+        # so pytest's terminal output is off; the check plugin is named in case autoloading is disabled.
+        "-c",
+        os.devnull,
+        "--rootdir",
+        str(CHECKS),
+        "-p",
+        "spreadapi_conformance",
         "-p",
         "no:terminal",
         "-p",
         "no:cacheprovider",
+        "--strict-markers",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
         f"--junitxml={junit}",
     ]
     if request.target is not None:
-        args.append(f"--target={request.target}")
+        args.append(f"--spreadapi-target={request.target}")
     parallel = workers(request)
     if parallel:
         # The workers collect, deselect and record (report/worker.py); the plugin here gathers their reports.
@@ -204,11 +211,12 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
         args.append(f"--spreadapi-certified={','.join(certified)}")
     if request.max_rps:
         # The limit is for the whole run: each worker paces its own clients at its share.
-        args.append(f"--max-rps={request.max_rps / max(1, parallel)}")
+        args.append(f"--spreadapi-max-rps={request.max_rps / max(1, parallel)}")
     if request.select:
         args += ["-k", request.select]
     if request.bridge_command:
-        args.append(f"--bridge-command={request.bridge_command}")
+        args.append(f"--spreadapi-bridge-command={request.bridge_command}")
+    args += [f"--spreadapi-mcp-revision={revision}" for revision in revisions]
 
     plugin = ConformancePlugin(
         load_catalog(),
@@ -219,17 +227,7 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
     )
     started = datetime.now(UTC)
     clock = time.monotonic()
-    # The MCP checks parametrized over revisions run only these (suites/mcp/conftest.py reads
-    # --mcp-revision, whose default is this variable; passing both would add them up).
-    saved = os.environ.pop(REVISIONS_ENV, None)
-    if revisions:
-        os.environ[REVISIONS_ENV] = ",".join(revisions)
-    try:
-        code = pytest.main(args, plugins=[plugin])
-    finally:
-        os.environ.pop(REVISIONS_ENV, None)
-        if saved is not None:
-            os.environ[REVISIONS_ENV] = saved
+    code = pytest.main(args, plugins=[plugin])
     duration = time.monotonic() - clock
 
     if plugin.collection_errors:

@@ -188,8 +188,8 @@ def certify(
         list[str],
         typer.Option(
             help="An MCP revision to check (e.g. 2025-11-25); repeatable. The MCP checks that run at each "
-            "revision run only at these; the others are reported as not run. Default: SPREADAPI_MCP_REVISIONS "
-            "(comma-separated), else every revision the MCP SDK offers. An unknown revision is an error (exit 2)."
+            "revision run only at these; the others are reported as not run. Default: every revision the MCP "
+            "SDK offers. An unknown revision is an error (exit 2)."
         ),
     ] = [],  # noqa: B006
     select: Annotated[

@@ -96,8 +96,8 @@ def test_certify_benchmarks_report_their_figures(tmp_path: Path) -> None:
     for key in ("in_process", "delayed"):
         row = report["certify"][key]
         assert row["exit"] == 0 and row["tests"] == 1 and _positive(row["wall_s"]), row
-        assert row["slowest"][0]["test"] == "suites/rest/test_listing.py::test_pagination_fields", row["slowest"]
-        assert isinstance(row["pass"], bool) and row["by_suite"] == {"suites/rest": row["by_suite"]["suites/rest"]}
+        assert row["slowest"][0]["test"] == "rest/test_list.py::test_pagination_fields", row["slowest"]
+        assert isinstance(row["pass"], bool) and row["by_suite"] == {"rest": row["by_suite"]["rest"]}
     delayed = report["certify"]["delayed"]
     assert delayed["round_trip_ms"] >= 50, "the proxy adds 25 ms each way"
     assert delayed["proxy"]["chunks_up"] >= 1 and delayed["proxy"]["refused"] == 0, delayed["proxy"]

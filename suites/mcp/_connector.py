@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import mcp.types as types
 
-from ._support import JSON_RPC_HEADERS, challenge, initialize_message, mcp_session
+from spreadapi_conformance.checks.mcp._support import JSON_RPC_HEADERS, challenge, initialize_message, mcp_session
 
 
 @dataclass

@@ -18,9 +18,7 @@ import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from spreadapi_conformance.reference.oauth import ACCESS_TOKEN_TTL
-
-from ._support import (
+from spreadapi_conformance.checks.mcp._support import (
     ISSUER,
     JSON_RPC_HEADERS,
     RawSession,
@@ -33,6 +31,7 @@ from ._support import (
     service_path,
     single_service_oat,
 )
+from spreadapi_conformance.reference.oauth import ACCESS_TOKEN_TTL
 
 PATHS = {"service": service_path("quote"), "bridge": "/api/mcp/bridge", "oauth": "/api/mcp"}
 ENDPOINTS = tuple(PATHS)
@@ -79,7 +78,7 @@ def refused(response: httpx.Response, endpoint: str, status: int = 401, error: s
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_valid_credential_gets_in(fresh, fresh_http, fresh_oauth, endpoint):
-    """MCP-AUTH-002 MUST: each endpoint serves its own kind of credential."""
+    """Each endpoint serves its own kind of credential."""
     token = await valid_credential(endpoint, fresh, fresh_oauth)
     response = await initialize(fresh_http, endpoint, f"Bearer {token}")
     assert response.status_code == 200, response.text
@@ -87,7 +86,7 @@ async def test_valid_credential_gets_in(fresh, fresh_http, fresh_oauth, endpoint
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_no_credential_is_401_with_metadata(fresh, fresh_http, endpoint):
-    """MCP-AUTH-003 MUST: without a credential, 401 with WWW-Authenticate: Bearer resource_metadata="…" (the
+    """Without a credential, 401 with WWW-Authenticate: Bearer resource_metadata="…" (the
     endpoint's RFC 9728 document) and scope, no error code (RFC 6750 §3.1)."""
     params = refused(await initialize(fresh_http, endpoint), endpoint, error=None)
     if endpoint == "service":
@@ -98,7 +97,7 @@ async def test_no_credential_is_401_with_metadata(fresh, fresh_http, endpoint):
 
 @pytest.mark.parametrize("endpoint", ["service", "oauth"])
 async def test_challenge_points_at_the_endpoint_metadata(fresh, fresh_http, endpoint):
-    """MCP-AUTH-004 MUST: the resource_metadata URL serves a document whose resource is the endpoint's URL."""
+    """The resource_metadata URL serves a document whose resource is the endpoint's URL."""
     params = refused(await initialize(fresh_http, endpoint), endpoint, error=None)
     document = await fresh_http.get(params["resource_metadata"].removeprefix(ISSUER))
     assert document.status_code == 200, document.text
@@ -109,13 +108,13 @@ async def test_challenge_points_at_the_endpoint_metadata(fresh, fresh_http, endp
 @pytest.mark.parametrize("garbage", ["garbage", "oat_" + "0" * 64, "spapi_live_" + "f" * 64, "svc_tk_" + "a" * 64])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_unknown_credential_is_invalid_token(fresh, fresh_http, endpoint, garbage):
-    """MCP-AUTH-005 MUST: a malformed or never-issued token is 401 invalid_token."""
+    """A malformed or never-issued token is 401 invalid_token."""
     refused(await initialize(fresh_http, endpoint, f"Bearer {garbage}"), endpoint)
 
 
 @pytest.mark.parametrize("endpoint", ["service", "oauth"])
 async def test_expired_oauth_token_is_401(fresh, fresh_http, fresh_oauth, clock, endpoint):
-    """MCP-AUTH-006 MUST: an oat_ past its 12 h lifetime is 401 invalid_token."""
+    """An oat_ past its 12 h lifetime is 401 invalid_token."""
     if endpoint == "service":
         token = await single_service_oat(fresh_oauth, "quote", fresh.service_tokens["quote"])
     else:
@@ -126,13 +125,13 @@ async def test_expired_oauth_token_is_401(fresh, fresh_http, fresh_oauth, clock,
 
 
 async def test_expired_service_token_is_401(fresh, fresh_http):
-    """MCP-AUTH-007 MUST: a service token past its expiry is 401 invalid_token."""
+    """A service token past its expiry is 401 invalid_token."""
     issued = await fresh.app.state.service_tokens.issue("quote", name="short", expires_at=time.time() - 5)
     refused(await initialize(fresh_http, "service", f"Bearer {issued.token}"), "service")
 
 
 async def test_revoked_service_token_is_401_at_once(fresh, fresh_http):
-    """MCP-AUTH-008 MUST: a revoked service token is refused on the next request, mid-session included."""
+    """A revoked service token is refused on the next request, mid-session included."""
     issued = await fresh.app.state.service_tokens.issue("quote", name="revoked")
     session = RawSession(fresh_http, PATHS["service"], {"authorization": f"Bearer {issued.token}"})
     await session.open()
@@ -142,7 +141,7 @@ async def test_revoked_service_token_is_401_at_once(fresh, fresh_http):
 
 @pytest.mark.parametrize("endpoint", ["bridge", "oauth"])
 async def test_revoked_mcp_token_is_401_at_once(fresh, fresh_http, fresh_oauth, endpoint):
-    """MCP-AUTH-009 MUST: revoking an MCP token shuts out the token itself on the bridge and every oat_ that
+    """Revoking an MCP token shuts out the token itself on the bridge and every oat_ that
     wraps it on /api/mcp, on the very next request of an open session."""
     mcp_token = await fresh.mcp_registry.issue(["loan-calculator", "quote"], name="to revoke")
     credential = mcp_token if endpoint == "bridge" else await multi_service_oat(fresh_oauth, mcp_token)
@@ -155,7 +154,7 @@ async def test_revoked_mcp_token_is_401_at_once(fresh, fresh_http, fresh_oauth, 
 
 
 async def test_revocation_stops_an_sdk_client(fresh, fresh_oauth):
-    """MCP-AUTH-010 MUST: an SDK client on /api/mcp gets an error on its next call once the MCP token is revoked."""
+    """An SDK client on /api/mcp gets an error on its next call once the MCP token is revoked."""
     mcp_token = await fresh.mcp_registry.issue(["loan-calculator"], name="sdk")
     token = await multi_service_oat(fresh_oauth, mcp_token)
     failure: BaseException | None = None
@@ -171,7 +170,7 @@ async def test_revocation_stops_an_sdk_client(fresh, fresh_oauth):
 
 
 async def test_service_token_of_another_service_is_403(fresh, fresh_http):
-    """MCP-AUTH-011 MUST: a valid service token of another service is 403 insufficient_scope with the scope the
+    """A valid service token of another service is 403 insufficient_scope with the scope the
     endpoint needs (RFC 6750 §3.1; the REST API answers it 403 as well)."""
     other = await fresh.app.state.service_tokens.issue("edge-cases", name="other service")
     params = refused(
@@ -182,26 +181,26 @@ async def test_service_token_of_another_service_is_403(fresh, fresh_http):
 
 @pytest.mark.parametrize("endpoint", ["bridge", "oauth"])
 async def test_service_token_elsewhere_is_401(fresh, fresh_http, endpoint):
-    """MCP-AUTH-012 MUST: a service token is no credential for the bridge or /api/mcp (401 invalid_token)."""
+    """A service token is no credential for the bridge or /api/mcp (401 invalid_token)."""
     refused(await initialize(fresh_http, endpoint, f"Bearer {fresh.service_tokens['quote']}"), endpoint)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_oauth_token_for_another_resource_is_401(fresh, fresh_http, fresh_oauth, endpoint):
-    """MCP-AUTH-013 MUST: an oat_ issued for another resource (single-service grant for loan-calculator) is 401
+    """An oat_ issued for another resource (single-service grant for loan-calculator) is 401
     invalid_token everywhere else (RFC 8707 audience; no token passthrough)."""
     token = await single_service_oat(fresh_oauth, "loan-calculator")
     refused(await initialize(fresh_http, endpoint, f"Bearer {token}"), endpoint)
 
 
 async def test_multi_service_token_on_single_service_endpoint_is_401(fresh, fresh_http, fresh_oauth):
-    """MCP-AUTH-014 MUST: an oat_ issued for /api/mcp does not open a single-service endpoint."""
+    """An oat_ issued for /api/mcp does not open a single-service endpoint."""
     token = await multi_service_oat(fresh_oauth)
     refused(await initialize(fresh_http, "service", f"Bearer {token}"), "service")
 
 
 async def test_single_service_oauth_token_gets_in(fresh, fresh_http, fresh_oauth):
-    """MCP-AUTH-015 MUST: an oat_ from the single-service flow (Option 2) opens exactly that service's endpoint."""
+    """An oat_ from the single-service flow (Option 2) opens exactly that service's endpoint."""
     token = await single_service_oat(fresh_oauth, "quote", fresh.service_tokens["quote"])
     async with mcp_session(fresh.app, PATHS["service"], token=token) as session:
         result = await session.call_tool("spreadapi_calc", {"inputs": {"product": "widget", "quantity": 2}})
@@ -210,7 +209,7 @@ async def test_single_service_oauth_token_gets_in(fresh, fresh_http, fresh_oauth
 
 @pytest.mark.parametrize("endpoint", ["bridge", "oauth"])
 async def test_wrong_kind_of_token_is_401(fresh, fresh_http, fresh_oauth, endpoint):
-    """MCP-AUTH-016 MUST: the bridge takes no oat_, /api/mcp takes no MCP token (401 invalid_token)."""
+    """The bridge takes no oat_, /api/mcp takes no MCP token (401 invalid_token)."""
     wrong = await multi_service_oat(fresh_oauth) if endpoint == "bridge" else fresh.mcp_tokens["all"]
     refused(await initialize(fresh_http, endpoint, f"Bearer {wrong}"), endpoint)
 
@@ -218,7 +217,7 @@ async def test_wrong_kind_of_token_is_401(fresh, fresh_http, fresh_oauth, endpoi
 @pytest.mark.parametrize("name", ["access_token", "token"])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_token_in_query_string_is_never_read(fresh, fresh_http, fresh_oauth, endpoint, name):
-    """MCP-AUTH-017 MUST: a valid credential in the query string counts as none (401, no error code)."""
+    """A valid credential in the query string counts as none (401, no error code)."""
     token = await valid_credential(endpoint, fresh, fresh_oauth)
     refused(await initialize(fresh_http, endpoint, params={name: token}), endpoint, error=None)
 
@@ -226,7 +225,7 @@ async def test_token_in_query_string_is_never_read(fresh, fresh_http, fresh_oaut
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_scheme_is_case_insensitive(fresh, fresh_http, fresh_oauth, endpoint, scheme):
-    """MCP-AUTH-018 MUST: the auth scheme is case-insensitive (RFC 9110 §11.1): "bearer <token>" works."""
+    """The auth scheme is case-insensitive (RFC 9110 §11.1): "bearer <token>" works."""
     token = await valid_credential(endpoint, fresh, fresh_oauth)
     response = await initialize(fresh_http, endpoint, f"{scheme} {token}")
     assert response.status_code == 200, response.text
@@ -235,13 +234,13 @@ async def test_scheme_is_case_insensitive(fresh, fresh_http, fresh_oauth, endpoi
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Token abc", "Bearer a b"])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_other_authorization_forms_count_as_none(fresh, fresh_http, endpoint, header):
-    """MCP-AUTH-019 MUST: an Authorization header that is not one bearer token is no credential (401)."""
+    """An Authorization header that is not one bearer token is no credential (401)."""
     refused(await initialize(fresh_http, endpoint, header), endpoint, error=None)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_every_http_request_is_authenticated(fresh, fresh_http, fresh_oauth, endpoint):
-    """MCP-AUTH-020 MUST: GET and DELETE need the credential too; without it the session is left alone (RS-04,
+    """GET and DELETE need the credential too; without it the session is left alone (RS-04,
     and sessions are never authentication, RS-09)."""
     token = await valid_credential(endpoint, fresh, fresh_oauth)
     session = RawSession(fresh_http, PATHS[endpoint], {"authorization": f"Bearer {token}"})
@@ -256,7 +255,7 @@ async def test_every_http_request_is_authenticated(fresh, fresh_http, fresh_oaut
 
 
 async def test_public_service_ignores_credentials(fresh, fresh_http):
-    """MCP-AUTH-021: a public service's endpoint needs no credential and ignores any (as the REST API does)."""
+    """A public service's endpoint needs no credential and ignores any (as the REST API does)."""
     for authorization in (None, "Bearer garbage", f"Bearer oat_{secrets.token_hex(32)}"):
         headers = {**JSON_RPC_HEADERS, **({"authorization": authorization} if authorization else {})}
         response = await fresh_http.post(service_path("loan-calculator"), json=initialize_message(), headers=headers)
@@ -264,7 +263,7 @@ async def test_public_service_ignores_credentials(fresh, fresh_http):
 
 
 async def test_unknown_service_is_404(fresh, fresh_http):
-    """MCP-AUTH-022: an unknown service id is 404 before any authentication, as on the REST API."""
+    """An unknown service id is 404 before any authentication, as on the REST API."""
     response = await fresh_http.post(
         service_path("no-such-service"), json=initialize_message(), headers=JSON_RPC_HEADERS
     )

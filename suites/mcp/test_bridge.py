@@ -13,9 +13,7 @@ import mcp.types as types
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from spreadapi_conformance.fixtures import load_services
-
-from ._support import (
+from spreadapi_conformance.checks.mcp._support import (
     BRIDGE_TOOLS,
     LATEST,
     MODERN,
@@ -28,6 +26,7 @@ from ._support import (
     tool_json,
     tool_text,
 )
+from spreadapi_conformance.fixtures import load_services
 
 SERVICES = load_services()
 ALL_IDS = list(SERVICES)
@@ -61,7 +60,7 @@ KINDS = ["bridge", "oauth"]
 @pytest.mark.parametrize("revision", REVISIONS)
 @pytest.mark.parametrize("kind", KINDS)
 async def test_handshake_at_each_revision(reference, oauth, kind, revision):
-    """MCP-HTTP-002 MUST: the bridge and /api/mcp negotiate every revision the SDK offers and list their tools."""
+    """The bridge and /api/mcp negotiate every revision the SDK offers and list their tools."""
     path, token = await credential(kind, reference, oauth)
     async with mcp_session(reference.app, path, token=token, revision=revision) as session:
         assert session.protocol_version == revision
@@ -72,7 +71,7 @@ async def test_handshake_at_each_revision(reference, oauth, kind, revision):
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_tools_reach_only_the_credentials_services(reference, oauth, kind):
-    """MCP-TOOLS-020 MUST: serviceId is an enum of the credential's services, spreadapi_list_services lists them
+    """ServiceId is an enum of the credential's services, spreadapi_list_services lists them
     and nothing else, and the instructions name no other service."""
     path, token = await credential(kind, reference, oauth, ["loan-calculator"])
     async with mcp_session(reference.app, path, token=token) as session:
@@ -89,7 +88,7 @@ async def test_tools_reach_only_the_credentials_services(reference, oauth, kind)
 @pytest.mark.parametrize("tool", ["spreadapi_calc", "spreadapi_get_service_details", "spreadapi_batch"])
 @pytest.mark.parametrize("kind", KINDS)
 async def test_inaccessible_service_is_an_error_naming_the_accessible_ones(reference, oauth, kind, tool):
-    """MCP-TOOLS-021 MUST: a service outside the credential is an isError result that names the accessible
+    """A service outside the credential is an isError result that names the accessible
     services, worded exactly as for a service that does not exist (nothing about others leaks)."""
     path, token = await credential(kind, reference, oauth, ["loan-calculator"])
     arguments = {"inputs": {"product": "widget", "quantity": 1}, "scenarios": [{"inputs": {}}, {"inputs": {}}]}
@@ -106,7 +105,7 @@ async def test_inaccessible_service_is_an_error_naming_the_accessible_ones(refer
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_token_without_services_reaches_none(reference, oauth, kind):
-    """MCP-TOOLS-022 MUST: an MCP token granting no service lists none and computes nothing (bridge); on
+    """An MCP token granting no service lists none and computes nothing (bridge); on
     /api/mcp such a token cannot even be authorized."""
     if kind == "oauth":
         empty = await reference.mcp_registry.issue([], name="empty")
@@ -125,7 +124,7 @@ async def test_token_without_services_reaches_none(reference, oauth, kind):
 @pytest.mark.parametrize("service_id", ALL_IDS)
 @pytest.mark.parametrize("kind", KINDS)
 async def test_golden_cases_equal_rest(reference, oauth, http, kind, service_id):
-    """MCP-TOOLS-023 MUST: spreadapi_calc({serviceId, inputs}) on every golden case gives the service, inputs
+    """Spreadapi_calc({serviceId, inputs}) on every golden case gives the service, inputs
     and outputs of REST execute for the same inputs, valid against the outputSchema."""
     path, token = await credential(kind, reference, oauth)
     async with mcp_session(reference.app, path, token=token, revision=MODERN) as session:
@@ -141,7 +140,7 @@ async def test_golden_cases_equal_rest(reference, oauth, http, kind, service_id)
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_batch_and_details(reference, oauth, http, kind):
-    """MCP-TOOLS-024 MUST: spreadapi_batch({serviceId, scenarios}) computes each scenario as REST does, and
+    """Spreadapi_batch({serviceId, scenarios}) computes each scenario as REST does, and
     spreadapi_get_service_details answers what the single-service spreadapi_get_details answers."""
     path, token = await credential(kind, reference, oauth)
     cases = [case["inputs"] for case in SERVICES["quote"].golden[:4]]
@@ -163,7 +162,7 @@ async def test_batch_and_details(reference, oauth, http, kind):
 @pytest.mark.parametrize("revision", [LATEST, MODERN])
 @pytest.mark.parametrize("kind", KINDS)
 async def test_unknown_tool_and_method(reference, oauth, kind, revision):
-    """MCP-TOOLS-025 MUST: a tool the bridge does not have (even a single-service one) is -32602; an unknown
+    """A tool the bridge does not have (even a single-service one) is -32602; an unknown
     method -32601; bad inputs an isError result."""
     path, token = await credential(kind, reference, oauth)
     async with mcp_session(reference.app, path, token=token, revision=revision) as session:
@@ -178,7 +177,7 @@ async def test_unknown_tool_and_method(reference, oauth, kind, revision):
 
 
 async def test_grant_is_limited_to_what_was_consented(reference, oauth):
-    """MCP-TOOLS-026 MUST: /api/mcp reaches the services granted at consent; a service added to the MCP token
+    """/api/mcp reaches the services granted at consent; a service added to the MCP token
     later is not included (the grant is what the user approved)."""
     mcp_token = await reference.mcp_registry.issue(["edge-cases"], name="consent")
     token = await multi_service_oat(oauth, mcp_token)

@@ -40,10 +40,17 @@ from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 
 from spreadapi_conformance.bridge import ConfigError, config_from_env
+from spreadapi_conformance.checks.mcp._support import (
+    SERVICE_TOOLS,
+    handshake,
+    mcp_session,
+    rest_result,
+    service_path,
+    tool_text,
+)
 from spreadapi_conformance.fixtures import load_services
 
 from ..serve.conftest import Served, free_port, start_serve, uvicorn_thread
-from ._support import SERVICE_TOOLS, handshake, mcp_session, rest_result, service_path, tool_text
 
 pytestmark = pytest.mark.live
 

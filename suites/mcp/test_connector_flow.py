@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from spreadapi_conformance.checks.mcp._support import BRIDGE_TOOLS, JSON_RPC_HEADERS, initialize_message, tool_json
+
 from ._connector import chatgpt_connector_flow
-from ._support import BRIDGE_TOOLS, JSON_RPC_HEADERS, initialize_message, tool_json
 
 REDIRECT = "https://chatgpt.com/connector/oauth/c_replay01"
 

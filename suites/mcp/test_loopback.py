@@ -14,11 +14,18 @@ import pytest
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from spreadapi_conformance.checks.mcp._support import (
+    JSON_RPC_HEADERS,
+    MODERN,
+    RawSession,
+    http2_client,
+    initialize_message,
+    service_path,
+)
 from spreadapi_conformance.reference.app import Reference
 from spreadapi_conformance.reference.config import ReferenceConfig
 
 from ..serve.conftest import free_port, uvicorn_thread
-from ._support import JSON_RPC_HEADERS, MODERN, RawSession, http2_client, initialize_message, service_path
 
 
 @dataclass
@@ -47,7 +54,7 @@ def credentials(loopback: Loopback, endpoint: str) -> tuple[str, str | None]:
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 @pytest.mark.parametrize("endpoint", ["service-public", "service-private", "bridge"])
 async def test_sdk_client_over_loopback(loopback, endpoint, mode):
-    """MCP-HTTP-060 MUST: the SDK's Client (initialize handshake, or server/discover then 2026-07-28) lists the
+    """The SDK's Client (initialize handshake, or server/discover then 2026-07-28) lists the
     tools and calculates on each endpoint over real HTTP."""
     path, token = credentials(loopback, endpoint)
     arguments = {"inputs": {"principal": 200000, "rate": "4%", "years": 20}}
@@ -67,7 +74,7 @@ async def test_sdk_client_over_loopback(loopback, endpoint, mode):
 
 
 async def test_standalone_get_stream(loopback):
-    """MCP-HTTP-061 MUST: with a session, GET with Accept: text/event-stream opens an SSE stream; a second one
+    """With a session, GET with Accept: text/event-stream opens an SSE stream; a second one
     on the same session is refused (409); the stream needs the session id (400 without)."""
     path = service_path("loan-calculator")
     async with httpx.AsyncClient(base_url=loopback.base_url, timeout=10) as http:
@@ -84,7 +91,7 @@ async def test_standalone_get_stream(loopback):
 
 
 async def test_host_and_origin_on_a_served_host(loopback):
-    """MCP-HTTP-062 MUST: the served host and its origin are accepted; a foreign Host is 421, a foreign Origin 403."""
+    """The served host and its origin are accepted; a foreign Host is 421, a foreign Origin 403."""
     path = service_path("loan-calculator")
     async with httpx.AsyncClient(base_url=loopback.base_url, timeout=10) as http:
         ok = await http.post(path, json=initialize_message(), headers={**JSON_RPC_HEADERS, "origin": loopback.base_url})

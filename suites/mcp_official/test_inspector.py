@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
+from spreadapi_conformance.checks.mcp._support import BRIDGE_TOOLS, SERVICE_TOOLS, rest_result
 from spreadapi_conformance.fixtures import load_services
 
 from ..browser._live import node_env, npm_tool
-from ..mcp._support import BRIDGE_TOOLS, SERVICE_TOOLS, rest_result
 from ..serve.conftest import Served
 from .conftest import INSPECTOR_VERSION
 

@@ -52,7 +52,7 @@ RESULTS = REPORTS / "server-everything"
 REVISIONS = ("2025-11-25", "2026-07-28")
 # The MCP conformance checks: suites/mcp's four modules of them (the package keyword "mcp" keeps out
 # same-named modules elsewhere).
-MCP_CHECKS = "mcp and (test_transport or test_service_endpoint or test_target_auth or test_properties)"
+MCP_CHECKS = "mcp and (test_http or test_tools or test_auth)"
 START_TIMEOUT = 30
 
 

@@ -1,4 +1,5 @@
-"""Collect the suites and write every test's conformance marker and docstring requirement as JSON.
+"""Collect this project's tests and the checks; write every test's file, conformance marker and
+docstring requirement as JSON.
 
 Run as a script (``python suites/meta/_collect.py OUT.json``) by ``test_catalog.py``: a collection in
 a process of its own, so the meta tests see exactly what ``certify`` collects.
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+import spreadapi_conformance.checks
 from spreadapi_conformance.catalog import docstring_requirement
 
 SUITES = Path(__file__).resolve().parents[1]
+CHECKS = Path(spreadapi_conformance.checks.__file__).resolve().parent
 
 
 class Collector:
@@ -27,6 +30,7 @@ class Collector:
             self.items.append(
                 {
                     "nodeid": item.nodeid,
+                    "path": str(item.path),
                     "conformance": item.get_closest_marker("conformance") is not None,
                     "id": found[0] if found else None,
                     "level": found[1] if found else None,
@@ -37,7 +41,8 @@ class Collector:
 if __name__ == "__main__":
     collector = Collector()
     code = pytest.main(
-        [str(SUITES), "--collect-only", "-q", "-p", "no:cacheprovider", "-o", "addopts="], plugins=[collector]
+        [str(SUITES), str(CHECKS), "--collect-only", "-q", "-p", "no:cacheprovider", "-o", "addopts="],
+        plugins=[collector],
     )
     Path(sys.argv[1]).write_text(json.dumps({"exit": int(code), "items": collector.items}))
     sys.exit(0 if code == 0 else 1)

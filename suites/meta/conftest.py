@@ -158,5 +158,5 @@ def broken_run(fake_target: FakeTarget, tmp_path_factory: pytest.TempPathFactory
         "--target",
         str(target),
         "-k",
-        "test_auth or test_listing or test_bridge or test_scheme_is_case_insensitive",
+        "test_auth or test_list or test_bridge or test_scheme_is_case_insensitive",
     )

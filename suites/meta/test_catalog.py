@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import spreadapi_conformance.checks
 from spreadapi_conformance.catalog import (
     AREAS,
     ID_PATTERN,
@@ -27,11 +28,12 @@ from spreadapi_conformance.catalog import (
 )
 
 HERE = Path(__file__).resolve().parent
+CHECKS = Path(spreadapi_conformance.checks.__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """Every test of suites/, collected in a process of its own (as certify collects them)."""
+    """Every test of suites/ and every check, collected in a process of its own (as certify collects them)."""
     out = tmp_path_factory.mktemp("collect") / "items.json"
     run = subprocess.run(
         [sys.executable, str(HERE / "_collect.py"), str(out)], capture_output=True, text=True, timeout=300
@@ -82,11 +84,40 @@ def test_one_requirement_per_test_function(conformance):
     assert not shared, f"IDs named by more than one test function: {shared}"
 
 
-def test_catalogue_ids_are_not_reused_by_reference_only_tests(collected):
-    """A test that is not a conformance check must not claim a catalogue ID (the report would miss it)."""
-    catalog = load_catalog()
-    reused = sorted({i["nodeid"] for i in collected if not i["conformance"] and i["id"] in catalog})
-    assert not reused, reused
+def test_catalogue_shaped_ids_only_on_catalogue_checks(collected):
+    """A test that is not a conformance check names no ID (a reader would take it for a requirement), and a
+    conformance check names one of the catalogue."""
+    shaped = sorted({f"{i['id']} ({i['nodeid']})" for i in collected if i["id"] and not i["conformance"]})
+    assert not shaped, f"tests of this project's parts whose docstring starts with an ID: {shaped}"
+
+
+def test_each_check_lives_where_its_id_says(conformance):
+    """AREA-GROUP-NNN lives in checks/<area>/test_<group>.py; only checks live under checks/."""
+
+    def home(rid: str) -> Path:
+        area, group, _ = [*rid.lower().split("-"), "", "", ""][:3]
+        return CHECKS / area / f"test_{group}.py"
+
+    misplaced = sorted(
+        {f"{i['id']} in {i['path']}" for i in conformance if i["id"] and Path(i["path"]) != home(i["id"])}
+    )
+    assert not misplaced, misplaced
+
+
+def test_checks_folder_holds_only_checks(collected):
+    strays = [i["nodeid"] for i in collected if Path(i["path"]).is_relative_to(CHECKS) and not i["conformance"]]
+    assert not strays, f"tests under checks/ that are not conformance checks: {strays}"
+
+
+def test_no_check_imports_the_reference():
+    """The checks talk to a target over HTTP and stdio; the reference is reached only through the plugin's
+    embedded default (spreadapi_conformance.embedded), never imported by a check or its helpers."""
+    offenders = []
+    for path in CHECKS.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"^\s*(from|import)\s+(spreadapi_conformance\.reference|\.+reference)\b", text, flags=re.M):
+            offenders.append(str(path.relative_to(CHECKS)))
+    assert not offenders, offenders
 
 
 def test_ids_are_unique_and_well_formed():
@@ -140,7 +171,7 @@ def test_catalogue_file_is_the_packaged_one():
     [
         ("REST-EXEC-001 MUST: golden cases", ("REST-EXEC-001", "MUST")),
         ("\n    MCP-HTTP-013 SHOULD: sessions", ("MCP-HTTP-013", "SHOULD")),
-        ("MCP-HTTP-040: the reference answers 406", ("MCP-HTTP-040", None)),
+        ("MCP-HTTP-040: an ID without a level", ("MCP-HTTP-040", None)),
         ("Checks REST-EXEC-001 somewhere", None),
         (None, None),
     ],

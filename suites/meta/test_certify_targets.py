@@ -134,7 +134,7 @@ def test_rate_limited_run_against_serve_passes(served, tmp_path):
         "--option",
         "rest-actions",
         "-k",
-        "test_listing and not details",
+        "test_list and not details",
         "--max-rps",
         "20",
     )

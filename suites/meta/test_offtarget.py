@@ -75,7 +75,7 @@ def test_target_spec_trusts_its_base_url_and_named_issuer(tmp_path: Path):
 
 
 async def test_consent_is_not_posted_to_an_untrusted_authorization_server(target):
-    from ..oauth_checks._support import Discovered, obtain_code
+    from spreadapi_conformance.checks.oauth._support import Discovered, obtain_code
 
     endpoint = target.url("mcp")
     found = Discovered(
@@ -122,7 +122,7 @@ def test_documents_pointing_elsewhere_fail_and_nothing_reaches_the_other_host(tm
                 "--option",
                 "rest-actions",
                 "-k",
-                "test_documents or test_chatgpt_actions or test_listing",
+                "openapi or test_actions or test_list",
             )
         finally:
             served.stop()

@@ -11,10 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from spreadapi_conformance.fixtures import load_services
 from spreadapi_conformance.reference.app import Reference, create_reference
 from spreadapi_conformance.reference.config import ReferenceConfig
 
-from ._support import FIXTURE_IDS, PLATFORM_PATH
+FIXTURE_IDS = tuple(load_services())
+PLATFORM_PATH = "/api/v1/openapi.json"
 
 CONFIGURED = "https://calc.example.test"
 DOCUMENT_PATHS = (PLATFORM_PATH, *(f"/api/v1/services/{fid}/openapi.json" for fid in FIXTURE_IDS))

@@ -1,6 +1,6 @@
 """Evidence: the HTTP exchanges a check made, recorded by event hooks on the suite's HTTP clients.
 
-``Target.client()`` (the root ``conftest.py``) builds every client with :func:`event_hooks`. The hooks
+``Target.client()`` (``checks/target.py``) builds every client with :func:`event_hooks`. The hooks
 append each request to the recorder of the check that is running (the report plugin starts one per
 test; without a plugin nothing is recorded) and pace requests with the target's rate limiter. Only
 references are kept while the check runs (the last few); they become text, each body cut to 4 KB and
@@ -10,7 +10,7 @@ its SSE answers event by event and never keeps the body) is watched as the clien
 evidence shows what it read, up to the same limit.
 
 The hooks take any client with httpx's hook protocol: ``httpx`` and the MCP SDK's ``httpx2``
-(``suites/mcp/_support.py``'s ``http2_client``).
+(``checks/mcp/_support.py``'s ``http2_client``).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ class CheckResult:
 
 
 def _variant(nodeid: str) -> str:
-    """``suites/rest/test_x.py::test_y[quote-3]`` -> ``test_y[quote-3]``."""
+    """``rest/test_auth.py::test_y[quote-3]`` -> ``test_y[quote-3]``."""
     return nodeid.rsplit("::", 1)[-1]
 
 

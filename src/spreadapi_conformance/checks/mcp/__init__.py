@@ -1,0 +1,1 @@
+"""MCP checks (see the package docstring for the layout)."""

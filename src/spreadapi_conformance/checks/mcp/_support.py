@@ -1,0 +1,332 @@
+"""Helpers for the MCP checks: SDK sessions at a chosen revision, raw JSON-RPC over HTTP, challenges.
+
+The SDK client speaks ``httpx2``; the raw checks use ``httpx`` like the rest of the suite. Both carry
+the target's client hooks (credential guard, ``--spreadapi-max-rps``, evidence; ``target_session`` passes them on), so a
+failing check driven by the SDK shows its JSON-RPC exchanges in the report as the raw ones do. In process,
+both go through an ASGI transport, and the app's lifespan must run (``running``): the SDK's session
+managers live in it. ``httpx``'s and ``httpx2``'s ASGI transports buffer whole responses, so a
+standalone GET stream (which never ends) is only checked over loopback (``test_loopback``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import httpx2
+import mcp.types as types
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
+
+from spreadapi_conformance.fixtures import load_services
+from spreadapi_conformance.report import evidence
+
+from ..rest._support import ok_json
+
+# Every revision the SDK negotiates: the initialize handshake ones and the stateless 2026-07-28.
+REVISIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
+MODERN = MODERN_PROTOCOL_VERSIONS[-1]
+LATEST = LATEST_HANDSHAKE_VERSION
+ACCEPT = "application/json, text/event-stream"
+JSON_RPC_HEADERS = {"accept": ACCEPT, "content-type": "application/json"}
+SERVICE_TOOLS = ["spreadapi_calc", "spreadapi_batch", "spreadapi_get_details"]
+BRIDGE_TOOLS = ["spreadapi_list_services", "spreadapi_get_service_details", "spreadapi_calc", "spreadapi_batch"]
+FIXTURE_IDS = tuple(load_services())
+
+
+def service_path(service_id: str) -> str:
+    return f"/api/mcp/services/{service_id}"
+
+
+def open_mcp_path(target: Any) -> str:
+    """The MCP endpoint the generic transport checks talk to, one that needs no credential: the target
+    file's ``[paths] single_service_mcp`` when it is a fixed path (one MCP server at one URL, such as an
+    MCP server that is not SpreadAPI), else the single-service endpoint of the public loan calculator."""
+    template = target.spec.paths.get("single_service_mcp") or ""
+    if template and "{id}" not in template:
+        return template
+    return target.path("single_service_mcp", fixture="loan-calculator")
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any) -> AsyncIterator[None]:
+    """The app's lifespan, as a server runs it (in-process ASGI transports skip it); no-op for None.
+
+    The lifespan runs in a task of its own, as under uvicorn: the SDK's task groups must be entered
+    and left by one task, and pytest-asyncio sets a fixture up and tears it down in different ones.
+    """
+    if app is None:
+        yield
+        return
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        async with app.router.lifespan_context(app):
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if not started.is_set():
+        waiter.cancel()
+        await task  # raises what the startup raised
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+def http2_client(
+    app: Any,
+    base_url: str = "http://testserver",
+    token: str | None = None,
+    *,
+    hooks: dict[str, list] | None = None,
+    **headers: str,
+) -> httpx2.AsyncClient:
+    """An httpx2 client for the SDK: in process when ``app`` is given, else over the network.
+
+    ``hooks`` are a target's (``Target.hooks()``: the credential guard, --spreadapi-max-rps, certify's evidence);
+    without them the exchanges are still recorded as evidence."""
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    transport = httpx2.ASGITransport(app=app) if app is not None else None
+    return httpx2.AsyncClient(
+        transport=transport,
+        base_url=base_url,
+        headers=headers,
+        timeout=30,
+        event_hooks=hooks or evidence.event_hooks(),
+    )
+
+
+async def handshake(session: ClientSession, revision: str) -> None:
+    """Open the conversation at ``revision``: ``server/discover`` for 2026-07-28, else ``initialize``.
+
+    The SDK's ``initialize()`` always offers its newest handshake revision; older ones are offered
+    by sending the request ourselves and adopting the answer, as a client of that revision would.
+    """
+    if revision in MODERN_PROTOCOL_VERSIONS:
+        await session.discover()
+        return
+    if revision == LATEST:
+        await session.initialize()
+        return
+    params = types.InitializeRequestParams(
+        protocol_version=revision,
+        capabilities=types.ClientCapabilities(),
+        client_info=types.Implementation(name="spreadapi-conformance", version="1"),
+    )
+    result = await session.send_request(types.InitializeRequest(params=params), types.InitializeResult)
+    assert result.protocol_version == revision, f"offered {revision}, the server answered {result.protocol_version}"
+    session.adopt(result)
+    await session.send_notification(types.InitializedNotification())
+
+
+@contextlib.asynccontextmanager
+async def mcp_session(
+    app: Any,
+    path: str,
+    token: str | None = None,
+    revision: str = LATEST,
+    base_url: str = "http://testserver",
+    hooks: dict[str, list] | None = None,
+) -> AsyncIterator[ClientSession]:
+    """An SDK ``ClientSession`` on ``path``, past the handshake at ``revision``."""
+    async with (
+        http2_client(app, base_url, token, hooks=hooks) as http,
+        streamable_http_client(base_url.rstrip("/") + path, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await handshake(session, revision)
+        yield session
+
+
+def target_session(
+    target: Any, path: str, token: str | None = None, revision: str = LATEST
+) -> contextlib.AbstractAsyncContextManager[ClientSession]:
+    """:func:`mcp_session` on the target under test (in process or live), with its client hooks."""
+    return mcp_session(target.app, path, token, revision, target.base_url, target.hooks())
+
+
+def service_session(
+    target: Any, fixture_id: str, revision: str = LATEST
+) -> contextlib.AbstractAsyncContextManager[ClientSession]:
+    """An SDK session on the target's single-service endpoint of ``fixture_id``, authorised if private."""
+    token = target.auth(fixture_id).get("Authorization", "").removeprefix("Bearer ") or None
+    path = target.path("single_service_mcp", fixture=fixture_id)
+    return target_session(target, path, token=token, revision=revision)
+
+
+async def rest_execute(client: Any, target: Any, fixture_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The REST ``execute`` body for ``inputs``, which an MCP tool result must match."""
+    response = await client.post(
+        target.execute_path(fixture_id), json={"inputs": inputs}, headers=target.auth(fixture_id)
+    )
+    return ok_json(response)
+
+
+def instructions(session: ClientSession) -> str:
+    result = session.initialize_result or session.discover_result
+    assert result is not None
+    return result.instructions or ""
+
+
+# -- raw JSON-RPC ----------------------------------------------------------------------------------
+
+
+def initialize_message(revision: str = LATEST, request_id: int | str = 1) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": revision,
+            "capabilities": {},
+            "clientInfo": {"name": "spreadapi-conformance", "version": "1"},
+        },
+    }
+
+
+def request_message(method: str, request_id: int | str = 2, **params: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+    if params:
+        message["params"] = params
+    return message
+
+
+def modern_request(method: str, request_id: int | str = 1, name: str | None = None, **params: Any) -> tuple:
+    """A 2026-07-28 request and its headers: the ``_meta`` envelope, ``Mcp-Method`` (and ``Mcp-Name``)."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "spreadapi-conformance", "version": "1"},
+    }
+    headers = {**JSON_RPC_HEADERS, "mcp-protocol-version": MODERN, "mcp-method": method}
+    if name is not None:
+        headers["mcp-name"] = name
+        params["name"] = name
+    return request_message(method, request_id, _meta=meta, **params), headers
+
+
+def messages(response: httpx.Response) -> list[dict[str, Any]]:
+    """The JSON-RPC messages of a response: one JSON body, or the ``data`` of each SSE event."""
+    kind = response.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        return [response.json()]
+    assert kind.startswith("text/event-stream"), f"HTTP {response.status_code} {kind!r}: {response.text[:300]}"
+    found = []
+    for event in re.split(r"\r?\n\r?\n", response.text):
+        data = [line[5:].lstrip() for line in re.split(r"\r?\n", event) if line.startswith("data:")]
+        if data and "".join(data):
+            found.append(json.loads("\n".join(data)))
+    return found
+
+
+def said(response: httpx.Response) -> str:
+    """A response in one line, for an assertion's message (a check's reason in the report)."""
+    kind = response.headers.get("content-type", "no content-type")
+    return f"HTTP {response.status_code} ({kind}): {response.text[:300]!r}"
+
+
+def answer(response: httpx.Response, request_id: Any) -> dict[str, Any]:
+    """The response to ``request_id`` among what the server sent."""
+    for message in messages(response):
+        if message.get("id") == request_id and ("result" in message or "error" in message):
+            return message
+    raise AssertionError(f"no answer to id {request_id!r}: HTTP {response.status_code} {response.text[:400]!r}")
+
+
+class RawSession:
+    """A handshake-era session driven by hand: POSTs with the session id and version headers."""
+
+    def __init__(self, http: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None) -> None:
+        self.http, self.path, self.extra = http, path, dict(headers or {})
+        self.session_id: str | None = None
+        self.revision = LATEST
+
+    async def open(self, revision: str = LATEST) -> dict[str, Any]:
+        response = await self.http.post(
+            self.path, json=initialize_message(revision), headers={**JSON_RPC_HEADERS, **self.extra}
+        )
+        assert response.status_code == 200, f"initialize: HTTP {response.status_code} {response.text[:300]}"
+        self.session_id = response.headers.get("mcp-session-id")
+        self.revision = answer(response, 1)["result"]["protocolVersion"]
+        await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return answer(response, 1)
+
+    def headers(self, **overrides: str | None) -> dict[str, str]:
+        headers: dict[str, str | None] = {**JSON_RPC_HEADERS, "mcp-protocol-version": self.revision, **self.extra}
+        if self.session_id:
+            headers["mcp-session-id"] = self.session_id
+        headers.update(overrides)
+        return {k: v for k, v in headers.items() if v is not None}
+
+    async def post(self, message: Any, **overrides: str | None) -> httpx.Response:
+        content = message if isinstance(message, bytes) else json.dumps(message).encode()
+        return await self.http.post(self.path, content=content, headers=self.headers(**overrides))
+
+    async def call(self, method: str, request_id: int | str = 2, **params: Any) -> dict[str, Any]:
+        response = await self.post(request_message(method, request_id, **params))
+        assert response.status_code == 200, f"{method}: HTTP {response.status_code} {response.text[:300]}"
+        return answer(response, request_id)
+
+
+# -- challenges ------------------------------------------------------------------------------------
+
+_PARAM = re.compile(r'\s*([A-Za-z_]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+
+
+def challenge(response: httpx.Response) -> tuple[str, dict[str, str]]:
+    """(scheme, parameters) of the response's WWW-Authenticate header (RFC 9110 §11.6.1, quoted values)."""
+    header = response.headers.get("www-authenticate")
+    assert header, f"HTTP {response.status_code} without WWW-Authenticate: {response.text[:300]}"
+    scheme, _, rest = header.partition(" ")
+    params = {m.group(1).lower(): re.sub(r"\\(.)", r"\1", m.group(2)) for m in _PARAM.finditer(rest)}
+    return scheme, params
+
+
+def prm_url(base_url: str, path: str) -> str:
+    """RFC 9728 §3.1: the protected-resource metadata URL of the resource at ``path``."""
+    return f"{base_url.rstrip('/')}/.well-known/oauth-protected-resource{path}"
+
+
+def rest_result(body: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an execute body that must be identical over MCP (timings and stamps differ)."""
+    return {"service": body["service"], "inputs": body["inputs"], "outputs": body["outputs"]}
+
+
+def tool_json(result: types.CallToolResult) -> Any:
+    """The JSON in the result's first text block."""
+    first = result.content[0]
+    assert isinstance(first, types.TextContent), f"expected a text block, got {first!r}"
+    return json.loads(first.text)
+
+
+def tool_text(result: types.CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+# -- OAuth access tokens (in process, through the OAuth suite's driver) ------------------------------
+
+ISSUER = "http://testserver"
+
+
+async def multi_service_oat(oauth: Any, mcp_token: str | None = None) -> str:
+    """An ``oat_`` for ``/api/mcp`` (Option 3): the user pastes ``mcp_token`` (default: the seeded "all")."""
+    pending = await oauth.start(resource=f"{ISSUER}/api/mcp")
+    return await oauth.access_token(pending, **({"mcp_tokens": mcp_token} if mcp_token else {}))
+
+
+async def single_service_oat(oauth: Any, service_id: str, service_token: str | None = None) -> str:
+    """An ``oat_`` for ``/api/mcp/services/{id}`` (Option 2); a private service needs its token pasted."""
+    pending = await oauth.start(resource=f"{ISSUER}{service_path(service_id)}")
+    return await oauth.access_token(pending, **({"service_token": service_token} if service_token else {}))

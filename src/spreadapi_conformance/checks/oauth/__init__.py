@@ -1,0 +1,1 @@
+"""OAUTH checks (see the package docstring for the layout)."""

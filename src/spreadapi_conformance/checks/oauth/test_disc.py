@@ -1,0 +1,69 @@
+"""OAUTH-DISC: discovery as a connector does it: the MCP endpoint's 401, RFC 9728, then RFC 8414."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._support import authorization_server, endpoints, is_absolute, oauth_spec, protected_resource, single_service
+
+pytestmark = pytest.mark.conformance
+
+
+async def test_multi_service_endpoint_leads_to_its_metadata(client, target):
+    """OAUTH-DISC-001 MUST: /api/mcp's 401 names its protected-resource metadata: 200 JSON whose resource
+    is exactly the /api/mcp URL and which names at least one authorization server."""
+    oauth_spec(target)
+    document = await protected_resource(client, target.url("mcp"))
+    methods = document.get("bearer_methods_supported")
+    assert methods is None or "header" in methods, f"bearer_methods_supported leaves out the header: {methods!r}"
+
+
+@pytest.mark.parametrize("fixture_id", ["quote", "loan-calculator"])
+async def test_single_service_endpoint_leads_to_its_metadata(client, target, fixture_id):
+    """OAUTH-DISC-002 MUST: a single-service endpoint's protected-resource metadata (from the private
+    endpoint's 401; for a public one at the RFC 9728 well-known URL) names exactly that endpoint's URL."""
+    found = await single_service(client, target, fixture_id)
+    assert found.resource["resource"] == target.url("single_service_mcp", fixture=fixture_id)
+
+
+async def test_authorization_server_metadata(client, target):
+    """OAUTH-DISC-003 MUST: the issuer's RFC 8414 metadata is at the well-known URL built from it, names
+    itself as issuer exactly, absolute authorization and token endpoints, and response type code."""
+    found = await endpoints(client, target, strict=True)
+    metadata = await authorization_server(client, found.issuer)
+    for name in ("authorization_endpoint", "token_endpoint"):
+        assert is_absolute(metadata.get(name)), f"{name} is not an absolute URL: {metadata.get(name)!r}"
+    assert "code" in (metadata.get("response_types_supported") or []), metadata.get("response_types_supported")
+
+
+async def test_s256_is_advertised(client, target):
+    """OAUTH-DISC-004 MUST: code_challenge_methods_supported is published and lists S256 (clients refuse
+    to proceed without it)."""
+    metadata = (await endpoints(client, target, strict=True)).metadata
+    methods = metadata.get("code_challenge_methods_supported")
+    assert isinstance(methods, list) and "S256" in methods, f"code_challenge_methods_supported is {methods!r}"
+
+
+async def test_plain_is_not_advertised(client, target):
+    """OAUTH-DISC-005 SHOULD: PKCE is S256 only: plain is not among code_challenge_methods_supported."""
+    methods = (await endpoints(client, target, strict=True)).metadata.get("code_challenge_methods_supported") or []
+    assert "plain" not in methods, f"code_challenge_methods_supported offers plain: {methods!r}"
+
+
+async def test_registration_endpoint_is_advertised(client, target):
+    """OAUTH-DISC-006 MUST: a server that offers dynamic client registration advertises its
+    registration_endpoint (an absolute URL)."""
+    if not oauth_spec(target).registration:
+        pytest.skip("the target file says the server offers no dynamic client registration")
+    metadata = (await endpoints(client, target, strict=True)).metadata
+    assert is_absolute(metadata.get("registration_endpoint")), metadata.get("registration_endpoint")
+
+
+async def test_public_clients_and_the_code_grant_are_advertised(client, target):
+    """OAUTH-DISC-007 SHOULD: the metadata lists the authorization_code grant and public clients
+    (token_endpoint_auth_methods_supported includes none), since RFC 8414's defaults say otherwise."""
+    metadata = (await endpoints(client, target, strict=True)).metadata
+    grants = metadata.get("grant_types_supported")
+    assert isinstance(grants, list) and "authorization_code" in grants, f"grant_types_supported is {grants!r}"
+    methods = metadata.get("token_endpoint_auth_methods_supported")
+    assert isinstance(methods, list) and "none" in methods, f"token_endpoint_auth_methods_supported is {methods!r}"

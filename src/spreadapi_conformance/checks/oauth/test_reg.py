@@ -1,0 +1,54 @@
+"""OAUTH-REG: dynamic client registration (RFC 7591): what a connector registers, and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._support import assert_oauth_error, endpoints, excerpt, oauth_spec, registration_body
+
+pytestmark = pytest.mark.conformance
+
+
+async def registration_endpoint(client, target) -> str:
+    if not oauth_spec(target).registration:
+        pytest.skip("the target file says the server offers no dynamic client registration")
+    return (await endpoints(client, target)).endpoint_of("registration_endpoint")
+
+
+async def test_loopback_public_client_is_registered(client, target):
+    """OAUTH-REG-001 MUST: registering a public client with the target file's redirect URI (loopback by
+    default) is 201 with a client_id and that redirect URI among the registered ones."""
+    redirect_uri = oauth_spec(target).redirect_uri
+    response = await client.post(await registration_endpoint(client, target), json=registration_body([redirect_uri]))
+    assert response.status_code == 201, f"expected 201, got {excerpt(response)}"
+    body = response.json()
+    assert isinstance(body.get("client_id"), str) and body["client_id"], f"no client_id: {body!r}"
+    assert redirect_uri in (body.get("redirect_uris") or []), f"redirect_uris echoed as {body.get('redirect_uris')!r}"
+    assert "client_secret" not in body or body.get("token_endpoint_auth_method") != "none", (
+        "a public client (token_endpoint_auth_method none) was given a secret"
+    )
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["not a uri", "/relative/callback", "https://app.example.test/callback#fragment"],
+    ids=["garbage", "relative", "fragment"],
+)
+async def test_bad_redirect_uri_is_invalid_redirect_uri(client, target, uri):
+    """OAUTH-REG-002 MUST: a redirect URI that is not an absolute URI, or carries a fragment, is refused
+    with 400 invalid_redirect_uri."""
+    response = await client.post(await registration_endpoint(client, target), json=registration_body([uri]))
+    assert_oauth_error(response, "invalid_redirect_uri")
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"grant_types": "authorization_code"}, {"response_types": "code"}, {"client_name": 42}],
+    ids=["grant_types-string", "response_types-string", "client_name-number"],
+)
+async def test_malformed_metadata_is_invalid_client_metadata(client, target, metadata):
+    """OAUTH-REG-003 MUST: metadata of the wrong type (grant_types or response_types not an array, a
+    client_name that is no string) is refused with 400 invalid_client_metadata."""
+    body = registration_body([oauth_spec(target).redirect_uri], **metadata)
+    response = await client.post(await registration_endpoint(client, target), json=body)
+    assert_oauth_error(response, "invalid_client_metadata")

@@ -1,0 +1,52 @@
+"""OAUTH-REVOKE: revocation reaches the access tokens at once.
+
+Non-destructive: each check issues a credential of its own through the target's admin surface
+(``[admin]`` in the target file; the reference's ``/admin/…``), grants it through the flow, revokes it
+and sees the access token refused. Without ``[admin]`` the checks skip: they never revoke what the
+target file holds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .._admin import Admin
+from ._support import (
+    access_token,
+    assert_invalid_token,
+    endpoints,
+    excerpt,
+    initialize_with,
+    obtain_code,
+    single_service,
+)
+
+pytestmark = pytest.mark.conformance
+
+
+async def test_revoking_the_mcp_token_stops_the_access_token(mcp_target, client):
+    """OAUTH-REVOKE-001 MUST: revoking the MCP token pasted at consent stops the access token wrapping it at
+    once: /api/mcp answers 401 invalid_token."""
+    admin = Admin.of(client, mcp_target)
+    pasted = await admin.issue_mcp_token(mcp_target.published("loan-calculator").id)
+    found = await endpoints(client, mcp_target)
+    token = await access_token(client, await obtain_code(client, mcp_target, found, {"mcp_tokens": pasted}))
+    before = await initialize_with(client, found.endpoint, token)
+    assert before.status_code == 200, f"before the revocation: {excerpt(before)}"
+    await admin.revoke_mcp_token(pasted)
+    assert_invalid_token(await initialize_with(client, found.endpoint, token), "after the MCP token was revoked")
+
+
+async def test_revoking_the_service_token_stops_the_access_token(mcp_target, client):
+    """OAUTH-REVOKE-002 MUST: revoking the service token pasted at consent stops the single-service access
+    token at once: the endpoint answers 401 invalid_token."""
+    admin = Admin.of(client, mcp_target)
+    service_id = mcp_target.published("quote").id
+    pasted = await admin.issue_service_token(service_id)
+    found = await single_service(client, mcp_target, "quote")
+    grant = await obtain_code(client, mcp_target, found, {"service_token": pasted}, service_id=service_id)
+    token = await access_token(client, grant)
+    before = await initialize_with(client, found.endpoint, token)
+    assert before.status_code == 200, f"before the revocation: {excerpt(before)}"
+    await admin.revoke_service_token(pasted)
+    assert_invalid_token(await initialize_with(client, found.endpoint, token), "after the service token was revoked")

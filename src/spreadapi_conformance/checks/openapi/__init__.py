@@ -1,0 +1,1 @@
+"""OPENAPI checks (see the package docstring for the layout)."""

@@ -1,0 +1,1 @@
+"""REPLAY checks (see the package docstring for the layout)."""

@@ -1,0 +1,1 @@
+"""REST checks (see the package docstring for the layout)."""

@@ -1,0 +1,221 @@
+"""REST-AUTH: service tokens on execute: who gets in, with what status, and what the answers reveal
+(behaviour 1.6, 1.7, 2.1, 2.2; RFC 6750 §3).
+
+Deliberate deviation from SpreadAPI: auth failures are 401 (with a Bearer challenge) or 403, not 400.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from .._admin import Admin
+from ._support import LOAN, QUOTE, error_json, excerpt, ok_json
+
+pytestmark = pytest.mark.conformance
+
+
+def unknown_token() -> str:
+    """Well-formed (svc_tk_ + 64 hex) but never issued."""
+    return "svc_tk_" + secrets.token_hex(32)
+
+
+def token_of(target: Any, fixture_id: str) -> str:
+    token = target.published(fixture_id).token
+    if not token:
+        pytest.skip(f"the target file gives no token for {fixture_id!r}")
+    return token
+
+
+async def post_quote(client: httpx.AsyncClient, target: Any, headers=None, params=None, **body: Any):
+    payload = {"inputs": body.pop("inputs", QUOTE), **body}
+    return await client.post(target.execute_path("quote"), json=payload, headers=headers or {}, params=params)
+
+
+async def get_quote(client: httpx.AsyncClient, target: Any, params=None, headers=None):
+    query = {"product": QUOTE["product"], "quantity": str(QUOTE["quantity"]), **(params or {})}
+    return await client.get(target.execute_path("quote"), params=query, headers=headers or {})
+
+
+def challenged(response: httpx.Response) -> None:
+    error_json(response, 401)
+    challenge = response.headers.get("www-authenticate", "")
+    assert challenge.lower().startswith("bearer"), f"WWW-Authenticate {challenge!r}: {excerpt(response)}"
+
+
+def not_echoed(response: httpx.Response, token: str) -> None:
+    assert token not in response.text, f"the token is echoed in the body: {excerpt(response)}"
+    for name, value in response.headers.items():
+        assert token not in value, f"the token is echoed in the {name} header: {excerpt(response)}"
+
+
+async def test_no_token_post(client, target):
+    """REST-AUTH-001 MUST: POST to a private service without a token is 401 with a Bearer challenge."""
+    target.published("quote")
+    challenged(await post_quote(client, target))
+
+
+async def test_no_token_get(client, target):
+    """REST-AUTH-002 MUST: GET on a private service without a token is 401 with a Bearer challenge."""
+    target.published("quote")
+    challenged(await get_quote(client, target))
+
+
+@pytest.mark.parametrize("where", ["header", "body", "query"])
+async def test_garbage_token(client, target, where):
+    """REST-AUTH-003 MUST: a garbage token on a private service is 401 with a Bearer challenge."""
+    garbage = "not-a-token-" + secrets.token_hex(4)
+    if where == "header":
+        response = await post_quote(client, target, headers={"Authorization": f"Bearer {garbage}"})
+    elif where == "body":
+        response = await post_quote(client, target, token=garbage)
+    else:
+        response = await get_quote(client, target, params={"token": garbage})
+    challenged(response)
+
+
+async def test_unknown_well_formed_token(client, target):
+    """REST-AUTH-004 MUST: a well-formed svc_tk_ token that was never issued is 401."""
+    target.published("quote")
+    challenged(await post_quote(client, target, headers={"Authorization": f"Bearer {unknown_token()}"}))
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Basic dXNlcjpwYXNz", "Bearer two words", "svc_tk_"])
+async def test_malformed_authorization(client, target, header):
+    """REST-AUTH-005 MUST: an Authorization header without a bearer token authorises nothing: 401."""
+    target.published("quote")
+    challenged(await post_quote(client, target, headers={"Authorization": header}))
+
+
+async def test_auth_before_validation(client, target):
+    """REST-AUTH-006 MUST: without a token, invalid inputs still get 401, not the validation details (2.1 order)."""
+    target.published("quote")
+    challenged(await post_quote(client, target, inputs={"product": "nothing", "quantity": -1}))
+
+
+async def test_token_of_another_service(client, target):
+    """REST-AUTH-007 MUST: a valid token of another service is 403 (behaviour 1.7 step 4)."""
+    admin = Admin.of(client, target)
+    other = await admin.issue_service_token(target.published("loan-calculator").id)
+    try:
+        response = await post_quote(client, target, headers={"Authorization": f"Bearer {other}"})
+        error_json(response, 403)
+    finally:
+        await admin.revoke_service_token(other)
+
+
+async def test_expired_token(client, target):
+    """REST-AUTH-008 MUST: an expired token of this service is 401 with a Bearer challenge (1.7 step 5)."""
+    admin = Admin.of(client, target)
+    expired = await admin.issue_service_token(target.published("quote").id, expires_at=time.time() - 3600)
+    try:
+        challenged(await post_quote(client, target, headers={"Authorization": f"Bearer {expired}"}))
+    finally:
+        await admin.revoke_service_token(expired, live=False)
+
+
+async def test_bearer_header(client, target):
+    """REST-AUTH-010 MUST: a valid token as `Authorization: Bearer` is accepted (1.7)."""
+    ok_json(await post_quote(client, target, headers={"Authorization": f"Bearer {token_of(target, 'quote')}"}))
+
+
+async def test_lowercase_bearer(client, target):
+    """REST-AUTH-011 MUST: the scheme is case-insensitive: `bearer <token>` is accepted (1.7)."""
+    ok_json(await post_quote(client, target, headers={"Authorization": f"bearer {token_of(target, 'quote')}"}))
+
+
+async def test_body_token(client, target):
+    """REST-AUTH-012 MUST: a valid token as the body's `token` is accepted on POST (2.1)."""
+    ok_json(await post_quote(client, target, token=token_of(target, "quote")))
+
+
+async def test_query_token(client, target):
+    """REST-AUTH-013 MUST: a valid token as `?token=` is accepted on GET (2.2)."""
+    ok_json(await get_quote(client, target, params={"token": token_of(target, "quote")}))
+
+
+async def test_get_bearer_header(client, target):
+    """REST-AUTH-014 MUST: a valid token as `Authorization: Bearer` is accepted on GET (2.2)."""
+    ok_json(await get_quote(client, target, headers={"Authorization": f"Bearer {token_of(target, 'quote')}"}))
+
+
+@pytest.mark.parametrize("key", ["TOKEN", "Token"])
+async def test_query_token_key_any_case(client, target, key):
+    """REST-AUTH-015 MUST: the query key `token` is case-insensitive (behaviour 2.2: "The key token
+    (case-insensitive) is the token, never an input")."""
+    ok_json(await get_quote(client, target, params={key: token_of(target, "quote")}))
+
+
+@pytest.mark.parametrize("where", ["header", "body", "query"])
+async def test_public_ignores_tokens(client, target, where):
+    """REST-AUTH-016 MUST: a public service ignores any token, even garbage (behaviour 1.6)."""
+    path = target.execute_path("loan-calculator")
+    garbage = "garbage-" + secrets.token_hex(4)
+    if where == "header":
+        response = await client.post(path, json={"inputs": LOAN}, headers={"Authorization": f"Bearer {garbage}"})
+    elif where == "body":
+        response = await client.post(path, json={"inputs": LOAN, "token": garbage})
+    else:
+        query = {k: str(v) for k, v in LOAN.items()}
+        response = await client.get(path, params={**query, "token": garbage})
+    ok_json(response)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "unknown"])
+@pytest.mark.parametrize("where", ["header", "body", "query"])
+async def test_refused_token_not_echoed(client, target, kind, where):
+    """REST-AUTH-020 MUST: a refused token never appears in the error response."""
+    token = "garbage-" + secrets.token_hex(8) if kind == "garbage" else unknown_token()
+    if where == "header":
+        response = await post_quote(client, target, headers={"Authorization": f"Bearer {token}"})
+    elif where == "body":
+        response = await post_quote(client, target, token=token)
+    else:
+        response = await get_quote(client, target, params={"token": token})
+    error_json(response, 401)
+    not_echoed(response, token)
+
+
+async def test_other_service_token_not_echoed(client, target):
+    """REST-AUTH-021 MUST: a token of another service never appears in the 403 response."""
+    admin = Admin.of(client, target)
+    other = await admin.issue_service_token(target.published("loan-calculator").id)
+    try:
+        response = await post_quote(client, target, token=other)
+        error_json(response, 403)
+        not_echoed(response, other)
+    finally:
+        await admin.revoke_service_token(other)
+
+
+@pytest.mark.parametrize("where", ["body", "query", "header"])
+async def test_valid_token_not_echoed_in_validation_error(client, target, where):
+    """REST-AUTH-022 MUST: a validation error on a private service does not echo the caller's token."""
+    token = token_of(target, "quote")
+    if where == "body":
+        response = await post_quote(client, target, inputs={"product": "nothing", "quantity": 1}, token=token)
+    elif where == "header":
+        headers = {"Authorization": f"Bearer {token}"}
+        response = await post_quote(client, target, inputs={"product": "nothing", "quantity": 1}, headers=headers)
+    else:
+        response = await get_quote(client, target, params={"product": "nothing", "token": token})
+    error_json(response, 400)
+    not_echoed(response, token)
+
+
+@pytest.mark.parametrize("how", ["POST", "GET json", "GET csv", "GET plain", "POST nocdn"])
+async def test_private_no_store(client, target, how):
+    """REST-AUTH-030 MUST: a private service's results carry `Cache-Control: no-store` (behaviour 1.12)."""
+    headers = {"Authorization": f"Bearer {token_of(target, 'quote')}"}
+    if how.startswith("POST"):
+        extra = {"nocdn": True} if how.endswith("nocdn") else {}
+        response = await post_quote(client, target, headers=headers, **extra)
+    else:
+        response = await get_quote(client, target, params={"_format": how.split()[1]}, headers=headers)
+    assert response.status_code == 200, excerpt(response)
+    directives = [d.strip().lower() for d in response.headers.get("cache-control", "").split(",")]
+    assert "no-store" in directives, f"Cache-Control {response.headers.get('cache-control')!r}: {excerpt(response)}"

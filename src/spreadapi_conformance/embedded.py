@@ -1,0 +1,28 @@
+"""The embedded default: the reference, seeded in this process, and the target spec that describes it.
+
+``certify`` without a target file, ``pytest`` on the checks without ``--spreadapi-target`` and the tests
+of this project check this deployment: no network, no setup. It is the one place outside ``reference/``
+and the CLI that builds a reference for checking; the checks themselves only see the :class:`TargetSpec`
+and the ASGI app, never the reference's internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from .target import TargetSpec, reference_spec
+
+
+def in_process_reference() -> tuple[TargetSpec, Any]:
+    """``(spec, app)`` of a freshly seeded reference with the memory store and its admin surface on (so
+    the checks that issue and revoke credentials of their own run too)."""
+    from .reference.app import Reference
+    from .reference.config import ReferenceConfig
+
+    # No background warm-up: the checks compile what they use, and no thread outlives the run.
+    admin_token = "admin-" + secrets.token_hex(16)
+    reference = Reference(ReferenceConfig(warm_up=False, admin_token=admin_token))
+    asyncio.run(reference.seed())  # the memory store is not bound to an event loop
+    return reference_spec(reference, None, admin_token=admin_token), reference.app
