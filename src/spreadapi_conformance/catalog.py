@@ -33,11 +33,14 @@ AREAS: dict[str, str] = {
     "REPLAY": "Client replays (ChatGPT connector, ChatGPT Actions, Claude Desktop)",
 }
 
-LEVELS = ("MUST", "SHOULD")
+# The keyword of the clause an entry cites (RFC 2119: REQUIRED is a MUST, RECOMMENDED a SHOULD). MUST and
+# MUST NOT decide a verdict; SHOULD and SHOULD NOT failures are warnings.
+LEVELS = ("MUST", "MUST NOT", "SHOULD", "SHOULD NOT")
+DECIDING_LEVELS = ("MUST", "MUST NOT")
 ID_PATTERN = re.compile(r"^(?P<area>[A-Z]+)-[A-Z]+-\d{3}$")
 # "REST-EXEC-001 MUST: ..." at the start of a docstring; the level is optional in the pattern so that a
 # docstring with an ID but no level is found (and reported), not silently taken for an unmapped test.
-_DOCSTRING = re.compile(r"^\s*(?P<id>[A-Z]+-[A-Z]+-\d{3})(?:\s+(?P<level>MUST|SHOULD))?\s*:")
+_DOCSTRING = re.compile(r"^\s*(?P<id>[A-Z]+-[A-Z]+-\d{3})(?:\s+(?P<level>MUST NOT|MUST|SHOULD NOT|SHOULD))?\s*:")
 
 
 class CatalogError(ValueError):
@@ -49,9 +52,15 @@ class Requirement:
     id: str
     title: str
     source: str
-    level: str  # "MUST" | "SHOULD"
+    level: str  # LEVELS: the keyword of the clause the source names
     options: tuple[str, ...]
     area: str  # the ID's prefix: REST, OPENAPI, OAUTH, MCP, REPLAY
+    policy: str | None = None  # what the kit requires beyond its source, and why; None: exactly the source
+
+    @property
+    def decides_verdict(self) -> bool:
+        """A failure fails certification: a MUST or MUST NOT of its source, not a policy of the kit."""
+        return self.level in DECIDING_LEVELS and self.policy is None
 
     @property
     def group(self) -> str:
@@ -76,7 +85,7 @@ def parse_catalog(data: dict[str, Any]) -> dict[str, Requirement]:
             raise CatalogError(f"{rid}: unknown area {match['area']!r} (known: {', '.join(AREAS)})")
         if not isinstance(entry, dict):
             raise CatalogError(f"{rid} must be a table")
-        if unknown := set(entry) - {"title", "source", "level", "options"}:
+        if unknown := set(entry) - {"title", "source", "level", "options", "policy"}:
             raise CatalogError(f"{rid}: unknown keys {sorted(unknown)}")
         for key in ("title", "source"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
@@ -84,7 +93,10 @@ def parse_catalog(data: dict[str, Any]) -> dict[str, Requirement]:
         if "\n" in entry["title"]:
             raise CatalogError(f"{rid}: the title must be one line")
         if entry.get("level") not in LEVELS:
-            raise CatalogError(f"{rid}: level must be MUST or SHOULD")
+            raise CatalogError(f"{rid}: level must be one of {', '.join(LEVELS)}")
+        policy = entry.get("policy")
+        if policy is not None and (not isinstance(policy, str) or not policy.strip()):
+            raise CatalogError(f"{rid}: policy must be a non-empty string (what the kit requires beyond the source)")
         options = entry.get("options")
         if not isinstance(options, list) or not options:
             raise CatalogError(f"{rid}: options must be a non-empty list")
@@ -99,6 +111,7 @@ def parse_catalog(data: dict[str, Any]) -> dict[str, Requirement]:
             level=entry["level"],
             options=tuple(options),
             area=match["area"],
+            policy=policy.strip() if policy else None,
         )
     return catalog
 

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,10 @@ from .report.masking import Masker
 from .target import DEFAULT_PATHS, TargetError, TargetSpec, load_target
 
 CHECKS = Path(__file__).resolve().parent / "checks"
-EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_ERROR = 0, 1, 2
+# 0: every certified option passed. 1: a MUST failed. 2: certify could not run (usage, an unusable target).
+# 3: nothing failed, but a MUST of a certified option was not established (a narrowed run, a check not run).
+# 4: nothing failed, but a check raised in the kit's own code: a defect of the kit (the report has its traceback).
+EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_KIT_ERROR = 0, 1, 2, 3, 4
 
 
 class CertifyError(Exception):
@@ -161,7 +165,8 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
     from .report.plugin import ConformancePlugin
     from .report.writer import build_report, write_reports
 
-    out = out or Console(highlight=False)
+    # Piped output (a CI log) is not wrapped at rich's default 80 columns: the verdict table stays whole.
+    out = out or Console(highlight=False, width=None if sys.stdout.isatty() else 140)
     err = err or Console(stderr=True, highlight=False)
     try:
         spec, claims, requested = prepare(request)
@@ -194,6 +199,9 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
         "-p",
         "spreadapi_conformance",
         "-p",
+        "spreadapi_conformance.report.worker",
+        f"--spreadapi-certified={','.join(certified)}",
+        "-p",
         "no:terminal",
         "-p",
         "no:cacheprovider",
@@ -207,8 +215,7 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
     parallel = workers(request)
     if parallel:
         # The workers collect, deselect and record (report/worker.py); the plugin here gathers their reports.
-        args += ["-n", str(parallel), "--dist", "worksteal", "-p", "spreadapi_conformance.report.worker"]
-        args.append(f"--spreadapi-certified={','.join(certified)}")
+        args += ["-n", str(parallel), "--dist", "worksteal"]
     if request.max_rps:
         # The limit is for the whole run: each worker paces its own clients at its share.
         args.append(f"--spreadapi-max-rps={request.max_rps / max(1, parallel)}")
@@ -270,7 +277,18 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
     )
     paths = write_reports(report, report_dir, plugin.masker())
     _print_summary(out, report, plugin.masker(), paths, duration)
-    return EXIT_CERTIFIED if all(report["options"][o] == "pass" for o in certified) else EXIT_NOT_CERTIFIED
+    return exit_code(report)
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    verdicts = [report["options"][o] for o in report["run"]["certified_options"]]
+    if "fail" in verdicts:
+        return EXIT_NOT_CERTIFIED
+    if report["summary"]["errors"]:
+        return EXIT_KIT_ERROR
+    if "incomplete" in verdicts:
+        return EXIT_INCOMPLETE
+    return EXIT_CERTIFIED
 
 
 def _version() -> str:
@@ -282,7 +300,7 @@ def _version() -> str:
         return "unknown"
 
 
-VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "not-claimed": "dim"}
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow", "not-claimed": "dim"}
 
 
 def _first_line(text: str | None, limit: int = 160) -> str:
@@ -294,46 +312,103 @@ def _print_summary(out: Console, report: dict[str, Any], masker: Masker, paths: 
     target = report["target"]
     where = target["base_url"] or "the in-process reference"
     out.print(f"\n[bold]Target[/]: {escape(where)} ({escape(target['source'])})")
+    out.print(
+        "[dim]Counts are requirements of the catalogue; MUST counts the MUST and MUST NOT entries that decide "
+        "the verdict.[/]"
+    )
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for column in ("option", "verdict", "checks", "passed", "failed", "warnings", "skipped"):
-        table.add_column(column, justify="left" if column in ("option", "verdict") else "right")
+    columns = ("option", "verdict", "MUST run", "failed", "SHOULD", "policy", "n/a", "not run", "errors")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("option", "verdict") else "right", no_wrap=True)
     for option, verdict in report["options"].items():
         d = report["option_details"][option]
         table.add_row(
             option,
             f"[{VERDICT_STYLE[verdict]}]{verdict}[/]",
-            *(str(d[k]) for k in ("checks", "passed", "failed", "warnings", "skipped")),
+            f"{d['deciding_run']}/{d['deciding']}",
+            str(len(d["must_failures"])),
+            str(len(d["should_failures"])),
+            str(len(d["policy_failures"])),
+            str(d["not_applicable"]),
+            str(d["skipped"]),
+            str(d["errors"]),
         )
     out.print(table)
     checks = report["checks"]
-    for outcome, title, style in (("failed", "Failed (MUST)", "red"), ("warning", "Warnings (SHOULD)", "yellow")):
-        shown = [c for c in checks if c["outcome"] == outcome]
-        if shown:
-            out.print(f"\n[bold {style}]{title}: {len(shown)}[/]")
-            for c in shown:
-                out.print(f"  [{style}]✗[/] {c['id']} {escape(c['title'])}", soft_wrap=True)
-                out.print(f"      [dim]{escape(masker.text(_first_line(c['reason'])))}[/]", soft_wrap=True)
+
+    def listing(title: str, style: str, shown: list[dict[str, Any]], detail: Any) -> None:
+        if not shown:
+            return
+        out.print(f"\n[bold {style}]{title}: {len(shown)}[/]")
+        for c in shown:
+            out.print(f"  [{style}]✗[/] {c['id']} [dim]{c['level']}[/] {escape(c['title'])}", soft_wrap=True)
+            out.print(f"      [dim]{escape(masker.text(_first_line(detail(c))))}[/]", soft_wrap=True)
+
+    listing(
+        "Failed (these decide the verdict)",
+        "red",
+        [c for c in checks if c["outcome"] == "failed"],
+        lambda c: c["reason"],
+    )
+    listing(
+        "Errors in the kit's own code (not the target's failures; tracebacks in report.json)",
+        "magenta",
+        [c for c in checks if c["outcome"] == "error"],
+        lambda c: c["reason"],
+    )
+    warnings = [c for c in checks if c["outcome"] == "warning"]
+    listing("SHOULD not met (warnings)", "yellow", [c for c in warnings if not c["policy"]], lambda c: c["reason"])
+    listing(
+        "Policy not met (the kit asks more than the source; does not decide the verdict)",
+        "yellow",
+        [c for c in warnings if c["policy"]],
+        lambda c: f"{c['policy']} — {c['reason']}",
+    )
+    not_applicable = [c for c in checks if c["outcome"] == "not-applicable"]
+    if not_applicable:
+        premises = Counter(_first_line(c["reason"], 200) for c in not_applicable)
+        out.print(f"\n[bold]Not applicable: {len(not_applicable)}[/] (a premise does not hold; no failure, no gap)")
+        for premise, n in premises.most_common():
+            out.print(f"  - {n} × {escape(masker.text(premise))}", soft_wrap=True)
     skipped = [c for c in checks if c["outcome"] == "skipped"]
-    not_run = [c for c in skipped if (c["reason"] or "").startswith("not run:")]
-    ran = [c for c in skipped if c not in not_run]
-    if ran:
-        out.print(f"\n[bold]Skipped: {len(ran)}[/] (they do not fail certification)")
-        for c in ran:
-            out.print(f"  - {c['id']}: {escape(masker.text(_first_line(c['reason'])))}", soft_wrap=True)
-    if not_run:
-        reasons = sorted({_first_line(c["reason"], 300) for c in not_run})
-        out.print(f"\n[bold]Not run: {len(not_run)}[/] " + escape("; ".join(reasons)), soft_wrap=True)
+    if skipped:
+        reasons = Counter(_first_line(c["reason"], 200) for c in skipped)
+        out.print(f"\n[bold]Not run: {len(skipped)}[/]")
+        for reason, n in reasons.most_common():
+            out.print(f"  - {n} × {escape(masker.text(reason))}", soft_wrap=True)
     s = report["summary"]
     out.print(
-        f"\n{s['passed']} passed, {s['failed']} failed, {s['warnings']} warnings, {s['skipped']} skipped "
-        f"({report['run']['tests']} tests in {took:.1f} s)"
+        f"\n{len(checks)} requirements: {s['passed']} passed, {s['failed']} failed, {s['warnings']} warnings, "
+        f"{s['errors']} errors, {s['not_applicable']} not applicable, {s['skipped']} not run "
+        f"({report['run']['tests']} test items in {took:.1f} s)"
     )
     if report.get("unmapped_tests"):
         out.print(f"[yellow]{len(report['unmapped_tests'])} conformance tests name no catalogue entry[/]")
     out.print("Reports: " + ", ".join(str(p) for p in paths.values()), soft_wrap=True)
     certified = report["run"]["certified_options"]
-    if all(report["options"][o] == "pass" for o in certified):
-        out.print(f"[bold green]Certified[/]: every MUST check of {', '.join(certified)} passed.", soft_wrap=True)
+    verdicts = report["options"]
+    details = report["option_details"]
+    failing = [o for o in certified if verdicts[o] == "fail"]
+    incomplete = [o for o in certified if verdicts[o] == "incomplete"]
+    if failing:
+        out.print(f"[bold red]Not certified[/]: MUST requirements failed for {', '.join(failing)}.", soft_wrap=True)
+    elif incomplete:
+        ran = ", ".join(f"{o} {details[o]['deciding_run']} of {details[o]['deciding']}" for o in incomplete)
+        out.print(
+            f"[bold yellow]Not certified, incomplete[/]: not every MUST requirement was established ({ran} ran; "
+            "the rest were not run or raised in the kit).",
+            soft_wrap=True,
+        )
     else:
-        failing = [o for o in certified if report["options"][o] == "fail"]
-        out.print(f"[bold red]Not certified[/]: MUST checks failed for {', '.join(failing)}.")
+        ran = ", ".join(
+            f"{o} {details[o]['deciding_run']} of {details[o]['deciding']}"
+            + (
+                f" ({details[o]['deciding_not_applicable']} not applicable)"
+                if details[o]["deciding_not_applicable"]
+                else ""
+            )
+            for o in certified
+        )
+        out.print(f"[bold green]Certified[/]: every MUST requirement held ({ran}).", soft_wrap=True)
+    if s["errors"]:
+        out.print(f"[bold magenta]{s['errors']} checks raised in the kit's own code[/]: report it (exit code 4).")

@@ -27,7 +27,9 @@ def test_the_replay_launches_the_given_command(tmp_path: Path):
         "--bridge-command",
         f"'{wrapper}'",
     )
-    assert run.returncode == 0, f"{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    # Two replays of the option's MUSTs ran and passed: the run is incomplete (exit 3), never "Certified".
+    assert run.returncode == 3, f"{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    assert "Certified:" not in run.stdout and "claude-desktop 2 of" in run.stdout
     assert sorted(log.read_text().split()) == ["edge-cases", "loan-calculator", "quote"]
     report = run.json()
     assert report["run"]["bridge_command"] == f"'{wrapper}'"

@@ -9,6 +9,7 @@ import jsonschema
 from spreadapi_conformance.catalog import OPTIONS, load_catalog
 from spreadapi_conformance.report.masking import Masker
 
+SUMMARY = ("passed", "failed", "warnings", "errors", "not_applicable", "skipped")
 EXCHANGE = {
     "type": "object",
     "required": ["request", "response"],
@@ -34,26 +35,27 @@ REPORT_SCHEMA = {
         "target": {"type": "object", "required": ["source", "base_url", "claims"]},
         "summary": {
             "type": "object",
-            "required": ["passed", "failed", "warnings", "skipped"],
-            "properties": {k: {"type": "integer", "minimum": 0} for k in ("passed", "failed", "warnings", "skipped")},
+            "required": list(SUMMARY),
+            "properties": {k: {"type": "integer", "minimum": 0} for k in SUMMARY},
             "additionalProperties": False,
         },
         "options": {
             "type": "object",
             "propertyNames": {"enum": list(OPTIONS)},
-            "additionalProperties": {"enum": ["pass", "fail", "not-claimed"]},
+            "additionalProperties": {"enum": ["pass", "fail", "incomplete", "not-claimed"]},
         },
         "checks": {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["id", "title", "level", "options", "outcome", "reason", "evidence"],
+                "required": ["id", "title", "level", "policy", "options", "outcome", "reason", "evidence"],
                 "properties": {
                     "id": {"type": "string", "pattern": r"^[A-Z]+-[A-Z]+-\d{3}$"},
                     "title": {"type": "string", "minLength": 1},
-                    "level": {"enum": ["MUST", "SHOULD"]},
+                    "level": {"enum": ["MUST", "MUST NOT", "SHOULD", "SHOULD NOT"]},
+                    "policy": {"type": ["string", "null"]},
                     "options": {"type": "array", "minItems": 1, "items": {"enum": list(OPTIONS)}},
-                    "outcome": {"enum": ["passed", "failed", "warning", "skipped"]},
+                    "outcome": {"enum": ["passed", "failed", "warning", "error", "not-applicable", "skipped"]},
                     "reason": {"type": ["string", "null"]},
                     "evidence": {"type": "array", "items": EXCHANGE},
                 },

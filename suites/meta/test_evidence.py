@@ -164,8 +164,10 @@ def test_event_hooks_wait_for_the_limiter():
 # -- folding tests into requirements ------------------------------------------------------------------
 
 
-def requirement(rid: str, level: str = "MUST", options: tuple[str, ...] = ("rest-actions",)) -> Requirement:
-    return Requirement(rid, f"title of {rid}", "a source", level, options, rid.split("-")[0])
+def requirement(
+    rid: str, level: str = "MUST", options: tuple[str, ...] = ("rest-actions",), policy: str | None = None
+) -> Requirement:
+    return Requirement(rid, f"title of {rid}", "a source", level, options, rid.split("-")[0], policy)
 
 
 def plugin_with(tests: list[ItemResult], catalog: dict[str, Requirement], certified=None) -> ConformancePlugin:
@@ -180,40 +182,59 @@ def test_a_requirement_fails_if_any_variant_fails_and_keeps_its_evidence():
     tests = [
         ItemResult("m::t1[a]", "REST-A-001"),
         ItemResult("m::t1[b]", "REST-A-001", "failed", "AssertionError: 500", [exchange]),
-        ItemResult("m::t1[c]", "REST-A-001", "skipped", "no token"),
+        ItemResult("m::t1[c]", "REST-A-001", "skipped", "not run: revision not selected"),
         ItemResult("m::t2", "REST-A-002", "failed", "AssertionError: no https"),
     ]
     first, second = plugin_with(tests, catalog).results()
-    assert first.outcome == "failed" and first.tests == {"passed": 1, "failed": 1, "skipped": 1}
+    assert first.outcome == "failed"
+    assert first.tests == {"passed": 1, "failed": 1, "error": 0, "not-applicable": 0, "skipped": 1}
     assert first.reason == "[t1[b]] AssertionError: 500 (1 of 3 tests failed)"
     assert first.evidence == [{"test": "m::t1[b]", **exchange}]
     assert second.outcome == "warning", "a failed SHOULD is a warning"
 
 
-def test_skips_and_requirements_without_tests():
+def test_an_error_in_the_kit_is_not_the_targets_failure():
+    catalog = {"REST-A-001": requirement("REST-A-001")}
+    tests = [
+        ItemResult("m::t1[a]", "REST-A-001", "failed", "AssertionError: 500"),
+        ItemResult("m::t1[b]", "REST-A-001", "error", "KeyError: 'outputs'", traceback="Traceback …KeyError"),
+    ]
+    (result,) = plugin_with(tests, catalog).results()
+    assert result.outcome == "error", "an error hides nothing: the requirement is not established"
+    assert result.reason == "[t1[b]] KeyError: 'outputs' (1 of 2 tests raised)" and "KeyError" in result.traceback
+    verdicts, details = option_verdicts([result], ["rest-actions"], ["rest-actions"])
+    assert verdicts == {"rest-actions": "incomplete"} and details["rest-actions"]["not_established"] == ["REST-A-001"]
+
+
+def test_not_applicable_premises_and_requirements_without_tests():
     catalog = {
         "REST-A-001": requirement("REST-A-001"),
         "REST-A-002": requirement("REST-A-002"),
         "MCP-A-003": requirement("MCP-A-003", options=("claude-desktop",)),
         "MCP-A-004": requirement("MCP-A-004"),
+        "MCP-A-005": requirement("MCP-A-005"),
     }
     tests = [
         ItemResult("m::t1[a]", "REST-A-001"),
-        ItemResult("m::t1[b]", "REST-A-001", "skipped", "no token"),
-        ItemResult("m::t2", "REST-A-002", "skipped", "loopback deployment"),
+        ItemResult("m::t1[b]", "REST-A-001", "not-applicable", "not applicable: no token for quote"),
+        ItemResult("m::t2", "REST-A-002", "not-applicable", "not applicable: a loopback deployment"),
+        ItemResult("m::t5", "MCP-A-005", "skipped", "not run: MCP revision 2025-03-26 is not selected"),
     ]
     plugin = plugin_with(tests, catalog, certified={"rest-actions"})
-    plugin.option_deselected = {"MCP-A-003": ["m::t3"]}
     plugin.not_certified_reasons = {"claude-desktop": "not claimed by the target"}
     results = {r.requirement.id: r for r in plugin.results()}
-    assert (results["REST-A-001"].outcome, results["REST-A-001"].reason) == ("passed", "1 of 2 tests skipped: no token")
-    assert (results["REST-A-002"].outcome, results["REST-A-002"].reason) == ("skipped", "loopback deployment")
+    assert (results["REST-A-001"].outcome, results["REST-A-001"].reason) == (
+        "passed",
+        "1 of 2 tests not run: not applicable: no token for quote",
+    )
+    assert (results["REST-A-002"].outcome, results["REST-A-002"].reason) == ("not-applicable", "a loopback deployment")
     assert results["MCP-A-003"].outcome == "skipped"
     assert (
         results["MCP-A-003"].reason
         == "not run: its options are not being certified: claude-desktop (not claimed by the target)"
     )
     assert results["MCP-A-004"].reason.startswith("not run: no check of this requirement was selected")
+    assert results["MCP-A-005"].outcome == "skipped"
 
 
 def test_option_verdicts():
@@ -221,22 +242,34 @@ def test_option_verdicts():
         "REST-A-001": requirement("REST-A-001", options=("rest-actions", "claude-desktop")),
         "REST-A-002": requirement("REST-A-002", "SHOULD", options=("claude-desktop",)),
         "REST-A-003": requirement("REST-A-003", options=("legacy-bridge",)),
+        "REST-A-004": requirement("REST-A-004", "MUST NOT", options=("chatgpt-multi-oauth",)),
+        "REST-A-005": requirement("REST-A-005", options=("rest-actions",), policy="the kit asks 401, not 400"),
+        "REST-A-006": requirement("REST-A-006", options=("chatgpt-single-oauth",)),
+        "REST-A-007": requirement("REST-A-007", options=("chatgpt-single-oauth",)),
     }
     tests = [
         ItemResult("m::t1", "REST-A-001"),
         ItemResult("m::t2", "REST-A-002", "failed", "x"),
         ItemResult("m::t3", "REST-A-003", "failed", "y"),
+        ItemResult("m::t4", "REST-A-004", "failed", "z"),
+        ItemResult("m::t5", "REST-A-005", "failed", "400, not 401"),
+        ItemResult("m::t6", "REST-A-006", "not-applicable", "not applicable: no session ids"),
+        # REST-A-007 has no test: not run
     ]
     results = plugin_with(tests, catalog).results()
-    verdicts, details = option_verdicts(
-        results,
-        ["rest-actions", "claude-desktop", "legacy-bridge", "chatgpt-single-oauth"],
-        ["rest-actions", "claude-desktop", "legacy-bridge"],
-    )
+    options = ["rest-actions", "claude-desktop", "legacy-bridge", "chatgpt-multi-oauth", "chatgpt-single-oauth"]
+    verdicts, details = option_verdicts(results, options, options)
     assert verdicts == {
-        "rest-actions": "pass",
+        "rest-actions": "pass",  # its only failure is a policy, apart from the verdict
         "claude-desktop": "pass",  # its failure is a SHOULD: a warning
         "legacy-bridge": "fail",
-        "chatgpt-single-oauth": "not-claimed",
+        "chatgpt-multi-oauth": "fail",  # MUST NOT decides like MUST
+        "chatgpt-single-oauth": "incomplete",  # one MUST not applicable (no gap), one not run (a gap)
     }
-    assert details["claude-desktop"]["warnings"] == 1 and details["claude-desktop"]["checks"] == 2
+    assert details["rest-actions"]["policy_failures"] == ["REST-A-005"] and not details["rest-actions"]["must_failures"]
+    assert details["claude-desktop"]["should_failures"] == ["REST-A-002"] and details["claude-desktop"]["checks"] == 2
+    single = details["chatgpt-single-oauth"]
+    assert (single["deciding"], single["deciding_run"], single["deciding_not_applicable"]) == (2, 0, 1)
+    assert single["not_established"] == ["REST-A-007"]
+    unclaimed, _ = option_verdicts(results, ["legacy-bridge"], [])
+    assert unclaimed == {"legacy-bridge": "not-claimed"}

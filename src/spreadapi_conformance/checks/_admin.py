@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pytest
+
+from .premise import not_applicable
 
 NO_ADMIN = (
     "the target file has no [admin] token: a credential of the check's own needs the admin surface, "
@@ -34,7 +35,7 @@ class Admin:
     @classmethod
     def of(cls, client: httpx.AsyncClient, target: Any) -> Admin:
         if not target.spec.admin_token:
-            pytest.skip(NO_ADMIN)
+            not_applicable(NO_ADMIN)
         return cls(client, target.spec.admin_token)
 
     async def _post(self, path: str, body: dict[str, Any], status: int) -> dict[str, Any]:

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pytest
 
 from ..fixtures import ServiceDef, load_services
 from ..offtarget import CredentialGuard, on_origin
 from ..report import evidence
 from ..report.evidence import RateLimiter
 from ..target import IN_PROCESS_BASE_URL, PublishedService, TargetSpec
+from .premise import not_applicable
 
 
 @dataclass
@@ -54,7 +54,7 @@ class Target:
         try:
             return self.spec.services[fixture_id]
         except KeyError:
-            pytest.skip(f"the target file publishes no service from fixture {fixture_id!r}")
+            not_applicable(f"the target file publishes no service from fixture {fixture_id!r}")
 
     def fixture(self, fixture_id: str) -> ServiceDef:
         return load_services()[fixture_id]
@@ -65,7 +65,7 @@ class Target:
         if service.public:
             return {}
         if not service.token:
-            pytest.skip(f"the target file gives no token for the private service {service.id!r}")
+            not_applicable(f"the target file gives no token for the private service {service.id!r}")
         return {"Authorization": f"Bearer {service.token}"}
 
     def template(self, name: str) -> str:

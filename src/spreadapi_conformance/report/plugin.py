@@ -1,16 +1,16 @@
-"""The pytest plugin behind ``certify``: checks mapped to requirements, outcomes, evidence, progress.
+"""The controller half of ``certify``'s reporting: tests folded into requirements, progress, results.
 
-``certify`` runs ``pytest -m conformance`` with an instance of :class:`ConformancePlugin`. For each
-check it finds the requirement named by the docstring, deselects checks that belong to no option being
-certified, records the outcome of every test (setup errors and teardown errors count as failures;
-skips keep their reason), keeps the evidence of failing tests (the last HTTP exchanges, masked), and
-shows a progress bar. :meth:`ConformancePlugin.results` folds the tests into one result per catalogue
-entry: a requirement fails if any of its tests (parametrized variants) fails, a failed SHOULD is a
-warning, and an entry with no test run is skipped with the reason why.
+``certify`` runs ``pytest -m conformance`` with an instance of :class:`ConformancePlugin` and, in every
+process that runs checks, :mod:`.worker`, which deselects the checks of options not being certified,
+records each check's evidence and decides each report's outcome (:mod:`.outcomes`). This plugin reads
+those outcomes back from the reports (the same way one check at a time and under pytest-xdist), shows a
+progress bar, and :meth:`ConformancePlugin.results` folds the tests into one result per catalogue entry:
 
-Under pytest-xdist (``certify --workers N``) the plugin is the controller's: the workers collect, deselect
-and record evidence (``worker.py``) and their reports carry the requirement and the evidence; the plugin
-learns the tests from those reports, and the progress total from the workers' collections.
+- ``error`` when any of its tests raised in the kit's own code (the verdict on it is unknown);
+- else ``failed`` when any failed, or ``warning`` when the entry does not decide a verdict (a SHOULD, a
+  SHOULD NOT, or a policy of the kit beyond its source);
+- else ``passed`` when any passed (the report says which variants did not apply or were not run);
+- else ``not-applicable`` when every test's premise failed, and ``skipped`` otherwise (not run).
 """
 
 from __future__ import annotations
@@ -22,32 +22,37 @@ from typing import Any
 
 import pytest
 
-from ..catalog import Requirement, docstring_requirement
-from . import evidence
+from ..catalog import Requirement
 from .masking import Masker
-from .worker import EVIDENCE, REQUESTS, REQUIREMENT, properties, split_by_options
+from .outcomes import ERROR, FAILED, NOT_APPLICABLE, NOT_APPLICABLE_OUTCOME, PASSED, SKIPPED
+from .worker import EVIDENCE, OUTCOME, REQUESTS, REQUIREMENT, TRACEBACK, properties
 
 EVIDENCE_TESTS = 3  # failing tests of one requirement whose exchanges go into the report
 REASON_LIMIT = 2000
+WARNING = "warning"
+# A test's phases (setup, call, teardown) each report; the worst outcome is the test's.
+_SEVERITY = {PASSED: 0, SKIPPED: 1, NOT_APPLICABLE_OUTCOME: 2, FAILED: 3, ERROR: 4}
 
 
 @dataclass
 class ItemResult:
     nodeid: str
     requirement: str | None  # None: the docstring names no requirement
-    outcome: str = "passed"  # passed | failed | skipped
+    outcome: str = PASSED  # passed | failed | error | not-applicable | skipped
     reason: str | None = None
     evidence: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    traceback: str | None = None
 
 
 @dataclass
 class CheckResult:
     requirement: Requirement
-    outcome: str  # passed | failed | warning | skipped
+    outcome: str  # passed | failed | warning | error | not-applicable | skipped
     reason: str | None
     evidence: list[dict[str, Any]]
     tests: dict[str, int]  # outcome -> number of tests (parametrized variants)
+    traceback: str | None = None
 
 
 def _variant(nodeid: str) -> str:
@@ -64,7 +69,7 @@ def _failure_reason(report: pytest.TestReport) -> str:
         lines = [line for line in str(longrepr).splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("E ")]
         text = "\n".join(errors[-5:]) if errors else (lines[-1] if lines else "failed")
-    return text if report.when == "call" else f"error in {report.when}: {text}"
+    return text if report.when == "call" else f"in {report.when}: {text}"
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -91,13 +96,12 @@ class ConformancePlugin:
         self.not_certified_reasons = not_certified_reasons or {}  # option -> why it is not certified
         self.show_progress = progress
         self.tests: dict[str, ItemResult] = {}
-        self.option_deselected: dict[str, list[str]] = {}  # requirement -> deselected tests
         self.collection_errors: list[str] = []
         self.internal_errors: list[str] = []
         self._progress: Any = None
         self._task: Any = None
         self._counts: Counter[str] = Counter()
-        self._order: dict[str, int] = {}  # under xdist: collection order (reports arrive as workers finish)
+        self._order: dict[str, int] = {}  # collection order (under xdist reports arrive as workers finish)
 
     def masker(self) -> Masker:
         # Built when needed: the target fixture registers the in-process reference's tokens mid-run.
@@ -110,20 +114,11 @@ class ConformancePlugin:
             text = str(report.longrepr).strip().splitlines()
             self.collection_errors.append(self.masker().text(f"{report.nodeid}: {text[-1] if text else 'error'}"))
 
-    @pytest.hookimpl(trylast=True)  # after -m and -k have deselected theirs
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        keep, drop = split_by_options(items, self.certified)
-        for item in drop:
-            found = docstring_requirement(getattr(getattr(item, "function", None), "__doc__", None))
-            if found:
-                self.option_deselected.setdefault(found[0], []).append(item.nodeid)
-        for item in keep:
-            found = docstring_requirement(getattr(getattr(item, "function", None), "__doc__", None))
-            self.tests[item.nodeid] = ItemResult(item.nodeid, found[0] if found else None)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
-        self._start_progress(len(keep))
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # One check at a time: the items left after -m, -k and the worker module's deselection.
+        if session.items and not self._order:
+            self._order = {item.nodeid: index for index, item in enumerate(session.items)}
+            self._start_progress(len(session.items))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -136,34 +131,30 @@ class ConformancePlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
-        evidence.start(nodeid)
         if self._progress is not None:
             result = self.tests.get(nodeid)
             self._progress.update(self._task, check=(result.requirement if result else None) or _variant(nodeid))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        sent = properties(report)  # from a worker (xdist): the requirement, and a failure's evidence
-        result = self.tests.get(report.nodeid)
-        if result is None and REQUIREMENT in sent:
-            result = self.tests[report.nodeid] = ItemResult(report.nodeid, sent[REQUIREMENT])
-        if result is None:
+        sent = properties(report)
+        if OUTCOME not in sent:
+            return  # a test the worker module did not see
+        result = self.tests.setdefault(report.nodeid, ItemResult(report.nodeid, sent.get(REQUIREMENT)))
+        outcome = sent[OUTCOME]
+        if _SEVERITY[outcome] <= _SEVERITY[result.outcome]:
             return
-        if report.failed and result.outcome != "failed":
-            result.outcome = "failed"
-            result.reason = self.masker().text(_failure_reason(report))[:REASON_LIMIT]
-            recorder = evidence.current()
-            if EVIDENCE in sent:
-                result.evidence = self.masker().obj(sent[EVIDENCE])
-                result.requests = sent.get(REQUESTS, 0)
-            elif recorder is not None:
-                result.evidence = recorder.evidence(self.masker())
-                result.requests = recorder.total
-        elif report.skipped and result.outcome == "passed":
-            result.outcome = "skipped"
-            result.reason = self.masker().text(_skip_reason(report))[:REASON_LIMIT]
+        masker = self.masker()
+        result.outcome = outcome
+        if outcome in (FAILED, ERROR):
+            result.reason = masker.text(_failure_reason(report))[:REASON_LIMIT]
+            result.evidence = masker.obj(sent.get(EVIDENCE) or [])
+            result.requests = sent.get(REQUESTS, 0)
+            if outcome == ERROR:
+                result.traceback = masker.text(sent.get(TRACEBACK) or "")
+        else:
+            result.reason = masker.text(_skip_reason(report))[:REASON_LIMIT]
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
-        evidence.stop()
         result = self.tests.get(nodeid)
         if result is not None:
             self._counts[result.outcome] += 1
@@ -172,8 +163,9 @@ class ConformancePlugin:
             self._progress.update(
                 self._task,
                 advance=1,
-                status=f"[green]{counts['passed']} passed[/] [red]{counts['failed']} failed[/] "
-                f"[yellow]{counts['skipped']} skipped[/]",
+                status=f"[green]{counts[PASSED]} passed[/] [red]{counts[FAILED]} failed[/] "
+                f"[magenta]{counts[ERROR]} errors[/] "
+                f"[yellow]{counts[SKIPPED] + counts[NOT_APPLICABLE_OUTCOME]} not run[/]",
             )
 
     def pytest_internalerror(self, excrepr: Any) -> None:
@@ -185,7 +177,6 @@ class ConformancePlugin:
 
     def pytest_unconfigure(self) -> None:
         self._stop_progress()
-        evidence.stop()
 
     # -- progress -----------------------------------------------------------------------------------
 
@@ -230,9 +221,8 @@ class ConformancePlugin:
         return [self._fold(req, by_requirement.get(rid, [])) for rid, req in self.catalog.items()]
 
     def _not_run_reason(self, requirement: Requirement) -> str:
-        # Deselected here, or (under xdist) in the workers, for the same reason.
-        deselected = self.certified is not None and not self.certified & set(requirement.options)
-        if requirement.id in self.option_deselected or deselected:
+        # Deselected (by the worker module) because none of its options is being certified.
+        if self.certified is not None and not self.certified & set(requirement.options):
             reasons = self.not_certified_reasons
             why = [f"{option} ({reasons.get(option, 'not requested')})" for option in requirement.options]
             return "not run: its options are not being certified: " + ", ".join(why)
@@ -240,26 +230,34 @@ class ConformancePlugin:
 
     def _fold(self, requirement: Requirement, tests: list[ItemResult]) -> CheckResult:
         counts = Counter(t.outcome for t in tests)
-        tally = {k: counts.get(k, 0) for k in ("passed", "failed", "skipped")}
+        tally = {k: counts.get(k, 0) for k in (PASSED, FAILED, ERROR, NOT_APPLICABLE_OUTCOME, SKIPPED)}
         if not tests:
-            return CheckResult(requirement, "skipped", self._not_run_reason(requirement), [], tally)
-        failed = [t for t in tests if t.outcome == "failed"]
-        skipped = [t for t in tests if t.outcome == "skipped"]
-        if failed:
-            first = failed[0]
-            prefix = f"[{_variant(first.nodeid)}] " if len(tests) > 1 else ""
-            share = f" ({len(failed)} of {len(tests)} tests failed)" if len(tests) > 1 else ""
+            return CheckResult(requirement, SKIPPED, self._not_run_reason(requirement), [], tally)
+        share = len(tests) > 1
+        for outcome in (ERROR, FAILED):
+            hit = [t for t in tests if t.outcome == outcome]
+            if not hit:
+                continue
+            first = hit[0]
+            prefix = f"[{_variant(first.nodeid)}] " if share else ""
+            suffix = (
+                f" ({len(hit)} of {len(tests)} tests {'failed' if outcome == FAILED else 'raised'})" if share else ""
+            )
             shown: list[dict[str, Any]] = []
-            for test in failed[:EVIDENCE_TESTS]:
+            for test in hit[:EVIDENCE_TESTS]:
                 shown += [{"test": test.nodeid, **exchange} for exchange in test.evidence]
-            outcome = "warning" if requirement.level == "SHOULD" else "failed"
-            return CheckResult(requirement, outcome, f"{prefix}{first.reason}{share}", shown, tally)
-        if counts["passed"]:
+            folded = WARNING if outcome == FAILED and not requirement.decides_verdict else outcome
+            return CheckResult(requirement, folded, f"{prefix}{first.reason}{suffix}", shown, tally, first.traceback)
+        not_run = [t for t in tests if t.outcome != PASSED]
+        if counts[PASSED]:
             reason = None
-            if skipped:
-                reason = f"{len(skipped)} of {len(tests)} tests skipped: " + _distinct(t.reason for t in skipped)
-            return CheckResult(requirement, "passed", reason, [], tally)
-        return CheckResult(requirement, "skipped", _distinct(t.reason for t in skipped), [], tally)
+            if not_run:
+                reason = f"{len(not_run)} of {len(tests)} tests not run: " + _distinct(t.reason for t in not_run)
+            return CheckResult(requirement, PASSED, reason, [], tally)
+        if counts[NOT_APPLICABLE_OUTCOME] == len(tests):
+            premises = _distinct((t.reason or "").removeprefix(NOT_APPLICABLE) for t in tests)
+            return CheckResult(requirement, NOT_APPLICABLE_OUTCOME, premises, [], tally)
+        return CheckResult(requirement, SKIPPED, _distinct(t.reason for t in not_run), [], tally)
 
 
 def _distinct(reasons: Iterable[str | None]) -> str:

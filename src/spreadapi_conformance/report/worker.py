@@ -1,14 +1,13 @@
-"""The worker half of the report plugin, for ``certify --workers N`` (pytest-xdist).
+"""The half of certify's reporting that runs where the checks run: in the certify process one check at a
+time, or in each pytest-xdist worker (``certify --workers N``).
 
-Under xdist the checks run in worker processes and the controller, where :class:`~.plugin.ConformancePlugin`
-lives, only sees their reports. ``certify`` loads this module into every worker (``-p
-spreadapi_conformance.report.worker``); it does there what the plugin does in a serial run and sends the
-results along with each report, in ``user_properties``:
-
-- deselects the checks of options that are not being certified (``--spreadapi-certified``);
-- records each check's HTTP exchanges (``evidence.start``/``stop`` around it, as the plugin does);
-- tags every report with its requirement ID, and a failing one with its evidence, masked here, in the
-  worker that knows the run's secrets, before it leaves the process.
+``certify`` loads this module into every process that runs checks (``-p spreadapi_conformance.report.worker``).
+It deselects the checks of options that are not being certified (``--spreadapi-certified``), records each
+check's HTTP exchanges (``evidence.start``/``stop`` around it), decides each report's outcome where the
+exception is at hand (:mod:`.outcomes`: failed, error, not-applicable, …) and sends it along with the report
+in ``user_properties``, with the requirement ID and, for a failure or an error, the evidence and the
+traceback, masked here, in the process that knows the run's secrets, before the report leaves it.
+:class:`~.plugin.ConformancePlugin` (the controller) reads them back with :func:`properties`.
 """
 
 from __future__ import annotations
@@ -21,17 +20,21 @@ import pytest
 from ..catalog import docstring_requirement, load_catalog
 from . import evidence
 from .masking import Masker
+from .outcomes import ERROR, FAILED, TRACEBACK_LIMIT, outcome_of
 
 REQUIREMENT = "spreadapi.requirement"
+OUTCOME = "spreadapi.outcome"
 EVIDENCE = "spreadapi.evidence"
 REQUESTS = "spreadapi.requests"
+TRACEBACK = "spreadapi.traceback"
+KEYS = (REQUIREMENT, OUTCOME, EVIDENCE, REQUESTS, TRACEBACK)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--spreadapi-certified",
         default=None,
-        help="(certify, in xdist workers) comma-separated options being certified; their checks run",
+        help="(certify) comma-separated options being certified; the checks of other options are deselected",
     )
 
 
@@ -55,7 +58,7 @@ def split_by_options(
     return keep, drop
 
 
-@pytest.hookimpl(trylast=True)  # after -m and -k, as the plugin
+@pytest.hookimpl(trylast=True)  # after -m and -k
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     given = config.getoption("--spreadapi-certified")
     certified = None if given is None else {o for o in given.split(",") if o}
@@ -77,15 +80,21 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    outcome = outcome_of(report, call.excinfo)
     report.user_properties.append((REQUIREMENT, requirement_of(item)))
-    if report.failed:
+    report.user_properties.append((OUTCOME, outcome))
+    if outcome in (FAILED, ERROR):
+        masker = Masker()
         recorder = evidence.current()
         if recorder is not None:
-            report.user_properties.append((EVIDENCE, recorder.evidence(Masker())))
+            report.user_properties.append((EVIDENCE, recorder.evidence(masker)))
             report.user_properties.append((REQUESTS, recorder.total))
+        if outcome == ERROR:
+            text = str(report.longrepr)
+            report.user_properties.append((TRACEBACK, masker.text(text[-TRACEBACK_LIMIT:])))
     return report
 
 
 def properties(report: pytest.TestReport) -> dict[str, Any]:
-    """What a worker attached to ``report`` (empty for a report of a serial run)."""
-    return {k: v for k, v in getattr(report, "user_properties", ()) if k in (REQUIREMENT, EVIDENCE, REQUESTS)}
+    """What this module attached to ``report`` (empty for a report it did not see)."""
+    return {k: v for k, v in getattr(report, "user_properties", ()) if k in KEYS}

@@ -17,28 +17,56 @@ from ..catalog import AREAS, OPTIONS, area_order, load_catalog
 from .masking import Masker
 from .plugin import CheckResult
 
-OUTCOMES = ("passed", "failed", "warning", "skipped")
-TALLY_KEYS = {"passed": "passed", "failed": "failed", "warning": "warnings", "skipped": "skipped"}  # as in summary
+OUTCOMES = ("passed", "failed", "warning", "error", "not-applicable", "skipped")
+# summary keys, as report.json names them
+SUMMARY_KEYS = {
+    "passed": "passed",
+    "failed": "failed",
+    "warning": "warnings",
+    "error": "errors",
+    "not-applicable": "not_applicable",
+    "skipped": "skipped",
+}
+VERDICTS = ("pass", "fail", "incomplete", "not-claimed")
 
 
 def option_verdicts(
     results: list[CheckResult], requested: Iterable[str], claimed: Iterable[str]
 ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """``{option: pass | fail | not-claimed}`` for the requested options, and per-option tallies.
+    """``{option: pass | fail | incomplete | not-claimed}`` for the requested options, and per-option tallies.
 
-    An option passes when none of its MUST checks failed: skipped checks do not fail it (the report
-    lists them), failed SHOULD checks are warnings."""
+    The verdict rests on the entries that decide one (a MUST or MUST NOT of their source, no policy):
+    ``fail`` when one of them failed; ``incomplete`` when one of them was not established (not run for a
+    reason other than its premise, or its check raised in the kit's own code); ``pass`` otherwise. SHOULD
+    failures and policy failures are listed apart and never decide it; a premise that does not hold
+    (``not-applicable``) is no failure and no gap."""
     claimed = set(claimed)
     verdicts: dict[str, str] = {}
     details: dict[str, dict[str, Any]] = {}
     for option in requested:
         mine = [r for r in results if option in r.requirement.options]
-        tally = {key: sum(r.outcome == outcome for r in mine) for outcome, key in TALLY_KEYS.items()}
-        details[option] = {"description": OPTIONS[option], "checks": len(mine), **tally}
+        deciding = [r for r in mine if r.requirement.decides_verdict]
+        tally = {key: sum(r.outcome == outcome for r in mine) for outcome, key in SUMMARY_KEYS.items()}
+        details[option] = {
+            "description": OPTIONS[option],
+            "checks": len(mine),
+            **tally,
+            "deciding": len(deciding),  # entries whose failure fails the option
+            "deciding_run": sum(r.outcome in ("passed", "failed") for r in deciding),
+            "deciding_not_applicable": sum(r.outcome == "not-applicable" for r in deciding),
+            "must_failures": [r.requirement.id for r in deciding if r.outcome == "failed"],
+            "should_failures": [
+                r.requirement.id for r in mine if r.outcome == "warning" and r.requirement.policy is None
+            ],
+            "policy_failures": [r.requirement.id for r in mine if r.outcome == "warning" and r.requirement.policy],
+            "not_established": [r.requirement.id for r in deciding if r.outcome in ("skipped", "error")],
+        }
         if option not in claimed:
             verdicts[option] = "not-claimed"
-        elif any(r.outcome == "failed" for r in mine):  # "failed" is only ever a MUST
+        elif details[option]["must_failures"]:
             verdicts[option] = "fail"
+        elif details[option]["not_established"]:
+            verdicts[option] = "incomplete"
         else:
             verdicts[option] = "pass"
     return verdicts, details
@@ -54,17 +82,14 @@ def build_report(
     unmapped: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     verdicts, details = option_verdicts(results, requested, claimed)
-    summary = {
-        "passed": sum(r.outcome == "passed" for r in results),
-        "failed": sum(r.outcome == "failed" for r in results),
-        "warnings": sum(r.outcome == "warning" for r in results),
-        "skipped": sum(r.outcome == "skipped" for r in results),
-    }
+    summary = {key: sum(r.outcome == outcome for r in results) for outcome, key in SUMMARY_KEYS.items()}
     checks = [
         {
             "id": r.requirement.id,
             "title": r.requirement.title,
             "level": r.requirement.level,
+            "policy": r.requirement.policy,
+            "decides_verdict": r.requirement.decides_verdict,
             "options": list(r.requirement.options),
             "area": r.requirement.area,
             "source": r.requirement.source,
@@ -72,6 +97,7 @@ def build_report(
             "reason": r.reason,
             "evidence": r.evidence,
             "tests": r.tests,
+            **({"traceback": r.traceback} if r.traceback else {}),
         }
         for r in results
     ]

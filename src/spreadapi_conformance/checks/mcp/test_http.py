@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from ..premise import not_applicable
 from ._support import (
     JSON_RPC_HEADERS,
     LATEST,
@@ -54,7 +55,7 @@ async def opened_with_session(client: httpx.AsyncClient, target: Any) -> RawSess
     """An initialized session whose server issued a session id (the session checks skip without one)."""
     session = await opened(client, target)
     if session.session_id is None:
-        pytest.skip("the server does not use sessions")
+        not_applicable("the server does not use sessions")
     return session
 
 
@@ -153,7 +154,7 @@ async def test_delete_ends_the_session(mcp_target, client):
     assert (await session.call("tools/list"))["result"]["tools"]
     deleted = await client.delete(public_path(mcp_target), headers=session.headers())
     if deleted.status_code == 405:
-        pytest.skip("the server does not let clients end sessions (405)")
+        not_applicable("the server does not let clients end sessions (405)")
     assert 200 <= deleted.status_code < 300, said(deleted)
     after = await session.post(request_message("tools/list", 3))
     assert after.status_code == 404, said(after)

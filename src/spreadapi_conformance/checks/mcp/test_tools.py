@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 from spreadapi_conformance.fixtures import InputDef, ServiceDef
 from spreadapi_conformance.strategies import valid_inputs
 
+from ..premise import not_applicable
 from ..rest._support import golden_id, golden_params
 from ._support import (
     BRIDGE_TOOLS,
@@ -284,7 +285,7 @@ async def test_prompts_and_resources_are_empty(mcp_target, revision):
     async with service_session(mcp_target, "loan-calculator", revision) as s:
         capabilities = s.server_capabilities
         if capabilities is None or capabilities.prompts is None or capabilities.resources is None:
-            pytest.skip("the server declares no prompts or resources")
+            not_applicable("the server declares no prompts or resources")
         assert (await s.list_prompts()).prompts == []
         assert (await s.list_resources()).resources == []
         assert (await s.list_resource_templates()).resource_templates == []
@@ -302,7 +303,7 @@ async def test_bridge_with_an_mcp_token(mcp_target, client):
     execute computes for the same inputs."""
     token = mcp_target.spec.mcp_tokens.get("all")
     if not token:
-        pytest.skip("the target file gives no MCP token named 'all'")
+        not_applicable("the target file gives no MCP token named 'all'")
     fixture = mcp_target.fixture("loan-calculator")
     service_id = mcp_target.published("loan-calculator").id
     inputs = fixture.golden[0]["inputs"]

@@ -30,12 +30,12 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import mcp.types as types
-import pytest
 
 from spreadapi_conformance.consent import approve
 from spreadapi_conformance.oracle import differences, expected_outputs
 
 from ..mcp._support import JSON_RPC_HEADERS, challenge, initialize_message
+from ..premise import not_applicable
 
 
 def excerpt(response: httpx.Response, size: int = 300) -> str:
@@ -48,13 +48,13 @@ def excerpt(response: httpx.Response, size: int = 300) -> str:
 def oauth_spec(target: Any) -> Any:
     spec = target.spec.oauth
     if spec is None:
-        pytest.skip("the target file has no [oauth] table (redirect URI, registration): OAuth is not described")
+        not_applicable("the target file has no [oauth] table (redirect URI, registration): OAuth is not described")
     return spec
 
 
 def need_form_consent(target: Any) -> None:
     if oauth_spec(target).consent != "form":
-        pytest.skip(
+        not_applicable(
             'the target file declares [oauth] consent = "manual": the consent page is not the form the '
             "suite can post, so no authorization code can be obtained without a person"
         )
@@ -64,7 +64,7 @@ def mcp_token(target: Any) -> str:
     """The MCP token the user pastes for Option 3: ``all`` if the file names one, else the first."""
     tokens = target.spec.mcp_tokens
     if not tokens:
-        pytest.skip("the target file has no [mcp_tokens]: Option 3's consent needs an MCP token to paste")
+        not_applicable("the target file has no [mcp_tokens]: Option 3's consent needs an MCP token to paste")
     return tokens.get("all") or next(iter(tokens.values()))
 
 
@@ -74,7 +74,7 @@ def service_token(target: Any, fixture_id: str) -> str | None:
     if service.public:
         return None
     if not service.token:
-        pytest.skip(f"the target file gives no token for the private service {service.id!r}")
+        not_applicable(f"the target file gives no token for the private service {service.id!r}")
     return service.token
 
 
@@ -83,7 +83,7 @@ def trusted_for_pasting(target: Any, authorize_url: str) -> str:
     issuer the file names (``[oauth] issuer``). Otherwise the check cannot run without sending the
     target's secrets to another host, so it does not run."""
     if not target.guard.trusts(authorize_url):
-        pytest.skip(
+        not_applicable(
             f"the authorization endpoint {authorize_url} is not on the target's origin: the kit pastes no "
             "credential of the target file there (name that authorization server in [oauth] issuer to allow it)"
         )
@@ -140,7 +140,7 @@ class Discovered:
     def endpoint_of(self, name: str) -> str:
         url = self.metadata.get(name)
         if name == "registration_endpoint" and not url:
-            pytest.skip("the authorization server advertises no registration_endpoint")
+            not_applicable("the authorization server advertises no registration_endpoint")
         assert is_absolute(url), f"{name} is not an absolute URL: {url!r}"
         return url
 
@@ -236,7 +236,7 @@ async def register(
     if not spec.registration:
         if redirect_uris is None and spec.client_id:
             return spec.client_id
-        pytest.skip("the target file says the server offers no dynamic client registration ([oauth] registration)")
+        not_applicable("the target file says the server offers no dynamic client registration ([oauth] registration)")
     uris = redirect_uris or [spec.redirect_uri]
     response = await client.post(found.endpoint_of("registration_endpoint"), json=registration_body(uris))
     assert response.status_code == 201, f"registration: expected 201, got {excerpt(response)}"

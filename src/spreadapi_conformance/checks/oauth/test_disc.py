@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..premise import not_applicable
 from ._support import authorization_server, endpoints, is_absolute, oauth_spec, protected_resource, single_service
 
 pytestmark = pytest.mark.conformance
@@ -54,7 +55,7 @@ async def test_registration_endpoint_is_advertised(client, target):
     """OAUTH-DISC-006 MUST: a server that offers dynamic client registration advertises its
     registration_endpoint (an absolute URL)."""
     if not oauth_spec(target).registration:
-        pytest.skip("the target file says the server offers no dynamic client registration")
+        not_applicable("the target file says the server offers no dynamic client registration")
     metadata = (await endpoints(client, target, strict=True)).metadata
     assert is_absolute(metadata.get("registration_endpoint")), metadata.get("registration_endpoint")
 

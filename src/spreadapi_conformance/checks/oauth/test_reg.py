@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..premise import not_applicable
 from ._support import assert_oauth_error, endpoints, excerpt, oauth_spec, registration_body
 
 pytestmark = pytest.mark.conformance
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.conformance
 
 async def registration_endpoint(client, target) -> str:
     if not oauth_spec(target).registration:
-        pytest.skip("the target file says the server offers no dynamic client registration")
+        not_applicable("the target file says the server offers no dynamic client registration")
     return (await endpoints(client, target)).endpoint_of("registration_endpoint")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..premise import not_applicable
 from ._support import (
     assert_oauth_error,
     endpoints,
@@ -55,7 +56,7 @@ async def test_another_clients_code_is_invalid_grant(client, target):
     """OAUTH-TOKEN-004 MUST: a code presented by another client (with the right verifier) is refused with
     invalid_grant."""
     if not oauth_spec(target).registration:
-        pytest.skip("a second client needs dynamic client registration, which the target file says is off")
+        not_applicable("a second client needs dynamic client registration, which the target file says is off")
     code = await grant(client, target)
     other = await register(client, target, code.found, [code.redirect_uri])
     assert_oauth_error(await redeem(client, code, client_id=other), "invalid_grant")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ..premise import not_applicable
 from ._support import (
     DOCUMENTS,
     FIXTURE_IDS,
@@ -50,7 +51,7 @@ async def test_server_url_is_https(client, target, fixture_id):
     _, document = await document_of(client, target, fixture_id)
     url = server_url(document)
     if urlsplit(url).hostname in LOOPBACK:
-        pytest.skip(f"{url} is a loopback deployment")
+        not_applicable(f"{url} is a loopback deployment")
     assert urlsplit(url).scheme == "https", f"the server URL {url!r} is not https"
 
 

@@ -24,6 +24,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from spreadapi_conformance.target import DEFAULT_PATHS
 
 from ..oauth._support import oracle_problem, structured
+from ..premise import not_applicable
 
 pytestmark = pytest.mark.conformance
 
@@ -40,7 +41,7 @@ def claude_env(target: Any, base_url: str, fixture_id: str) -> dict[str, str]:
         env["SPREADAPI_MCP_URL"] = base_url.rstrip("/") + target.path("single_service_mcp", fixture=fixture_id)
     if not service.public:
         if not service.token:
-            pytest.skip(f"the target file gives no token for the private service {service.id!r}")
+            not_applicable(f"the target file gives no token for the private service {service.id!r}")
         env["SPREADAPI_TOKEN"] = service.token
     return env
 
@@ -104,7 +105,7 @@ async def test_public_services_through_the_bridge(reachable_url, mcp_target, bri
     their bridges side by side)."""
     public = [f for f in ("loan-calculator", "edge-cases") if f in mcp_target.spec.services]
     if not public:
-        pytest.skip("the target file publishes no public fixture service")
+        not_applicable("the target file publishes no public fixture service")
     runs = [replay(mcp_target, reachable_url, bridge_command, fixture_id) for fixture_id in public]
     problems = [problem for found in await asyncio.gather(*runs) for problem in found]
     assert not problems, "; ".join(problems)
