@@ -264,7 +264,7 @@ async def test_get_without_a_session(mcp_target, client):
 @conformance
 @pytest.mark.parametrize("revision", [MODERN])
 async def test_get_at_2026_07_28_is_405(mcp_target, client, revision):
-    """MCP-HTTP-031 MUST: at 2026-07-28 there is no GET stream: 405 with an Allow header."""
+    """MCP-HTTP-031 SHOULD: at 2026-07-28 there is no GET stream: 405 with an Allow header."""
     response = await client.get(
         public_path(mcp_target), headers={"accept": "text/event-stream", "mcp-protocol-version": MODERN}
     )

@@ -50,7 +50,7 @@ async def test_implicit_grant_is_refused(client, target):
 
 
 async def test_unknown_client_is_never_redirected(client, target):
-    """OAUTH-AUTHZ-004 MUST: an unknown client_id is an error shown to the user, never a redirect (not even
+    """OAUTH-AUTHZ-004 MUST NOT: an unknown client_id is an error shown to the user, never a redirect (not even
     to the redirect_uri the request names)."""
     response, _ = await request(client, target, client_id="spreadapi-conformance-unknown-client-7f3a")
     assert "location" not in response.headers, f"redirected to {response.headers['location']!r}"
@@ -63,7 +63,7 @@ async def test_unknown_client_is_never_redirected(client, target):
     ids=["foreign", "appended-path", "added-query"],
 )
 async def test_unregistered_redirect_uri_is_never_redirected_to(client, target, redirect_uri):
-    """OAUTH-AUTHZ-005 MUST: a redirect_uri not registered for the client (foreign, or the registered one
+    """OAUTH-AUTHZ-005 MUST NOT: a redirect_uri not registered for the client (foreign, or the registered one
     with a path or query added) is an error page: no redirect at all."""
     registered = oauth_spec(target).redirect_uri
     response, _ = await request(client, target, redirect_uri=redirect_uri.format(registered=registered.rstrip("/")))

@@ -46,7 +46,7 @@ async def test_one_absolute_server_url_of_this_deployment(client, target, which)
 
 @pytest.mark.parametrize("fixture_id", FIXTURE_IDS)
 async def test_server_url_is_https(client, target, fixture_id):
-    """OPENAPI-GPT-002 SHOULD: the advertised server URL is https (ChatGPT calls Actions over TLS only);
+    """OPENAPI-GPT-002 MUST: the advertised server URL is https (ChatGPT calls Actions over TLS only);
     loopback deployments are exempt."""
     _, document = await document_of(client, target, fixture_id)
     url = server_url(document)

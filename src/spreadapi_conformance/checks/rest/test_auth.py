@@ -68,7 +68,7 @@ async def test_no_token_get(client, target):
 
 @pytest.mark.parametrize("where", ["header", "body", "query"])
 async def test_garbage_token(client, target, where):
-    """REST-AUTH-003 MUST: a garbage token on a private service is 401 with a Bearer challenge."""
+    """REST-AUTH-003 SHOULD: a garbage token on a private service is 401 with a Bearer challenge."""
     garbage = "not-a-token-" + secrets.token_hex(4)
     if where == "header":
         response = await post_quote(client, target, headers={"Authorization": f"Bearer {garbage}"})
@@ -80,7 +80,7 @@ async def test_garbage_token(client, target, where):
 
 
 async def test_unknown_well_formed_token(client, target):
-    """REST-AUTH-004 MUST: a well-formed svc_tk_ token that was never issued is 401."""
+    """REST-AUTH-004 SHOULD: a well-formed svc_tk_ token that was never issued is 401."""
     target.published("quote")
     challenged(await post_quote(client, target, headers={"Authorization": f"Bearer {unknown_token()}"}))
 
@@ -99,7 +99,7 @@ async def test_auth_before_validation(client, target):
 
 
 async def test_token_of_another_service(client, target):
-    """REST-AUTH-007 MUST: a valid token of another service is 403 (behaviour 1.7 step 4)."""
+    """REST-AUTH-007 SHOULD: a valid token of another service is 403 (behaviour 1.7 step 4)."""
     admin = Admin.of(client, target)
     other = await admin.issue_service_token(target.published("loan-calculator").id)
     try:
@@ -110,7 +110,7 @@ async def test_token_of_another_service(client, target):
 
 
 async def test_expired_token(client, target):
-    """REST-AUTH-008 MUST: an expired token of this service is 401 with a Bearer challenge (1.7 step 5)."""
+    """REST-AUTH-008 SHOULD: an expired token of this service is 401 with a Bearer challenge (1.7 step 5)."""
     admin = Admin.of(client, target)
     expired = await admin.issue_service_token(target.published("quote").id, expires_at=time.time() - 3600)
     try:

@@ -130,7 +130,7 @@ async def test_csv_values(client, target):
 
 
 async def test_csv_quoting_and_blank(client, target):
-    """REST-GET-007 MUST: csv fields are RFC 4180 quoted (commas, quotes, non-ASCII); an empty cell is empty."""
+    """REST-GET-007 SHOULD: csv fields are RFC 4180 quoted (commas, quotes, non-ASCII); an empty cell is empty."""
     inputs = {"numerator": 3, "denominator": 0, "name": 'Doe, "Jo" Ægir'}
     rows = csv_rows(await get(client, target, "edge-cases", inputs, _format="csv"))
     got = dict(zip(rows[0], rows[1], strict=False)) if len(rows) == 2 else {}
