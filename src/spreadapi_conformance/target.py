@@ -18,10 +18,24 @@ A target file (``serve --write-target`` writes one; an operator writes one for s
     registration = true         # the server offers RFC 7591 dynamic client registration
     redirect_uri = "http://127.0.0.1:33418/callback"   # a redirect URI it accepts, for the suite's client
     # client_id = "…"           # a pre-registered public client, when registration = false
-    consent = "form"            # "form": the suite posts the consent page's form as a browser would;
-                                # "manual": it cannot (another consent UI), the checks that need a code skip
+    consent = "form"            # how the kit gets past the user's part of an authorization (CONSENT_MODES):
+                                # "form": it posts the consent page's form as a browser would;
+                                # "auto": the authorization endpoint redirects straight back with a code;
+                                # "login": it fills the login (and consent) forms with [oauth.login]'s fields;
+                                # "json": it posts the request and the pasted credential as JSON to consent_endpoint;
+                                # "manual": it cannot (another consent UI): the checks that need a code do not apply
+    # consent_endpoint = "/api/oauth/authorize"   # "json": where the consent page posts
     # issuer = "https://auth.example.com"   # an authorization server on another origin that may receive
                                 # the pasted credentials (by default only base_url's origin receives any)
+    # [oauth.login]             # "login": form fields by name, literal or env: (secrets: masked, kept on target)
+    # username = "env:STAGING_USER"
+    # password = "env:STAGING_PASSWORD"
+
+    [credentials]               # optional: a bearer credential for an MCP endpoint (by its [paths] name), such as
+    single_service_mcp = "env:MCP_ACCESS_TOKEN"   # the one endpoint of an MCP server that is not SpreadAPI
+
+    mcp_revisions = ["2025-06-18", "2025-11-25"]  # optional: MCP revisions the deployment claims; a revision's
+                                # checks also run when the server negotiates it (default: what it negotiates)
 
     [admin]                     # optional: lets checks issue and revoke credentials (the reference's /admin/…)
     token = "env:ADMIN_TOKEN"
@@ -72,7 +86,9 @@ IN_PROCESS_BASE_URL = "http://testserver"
 LOOPBACK_REDIRECT_URI = "http://127.0.0.1:33418/callback"
 
 
-CONSENT_MODES = ("form", "manual")
+MIN_SECRET = 6  # characters: shorter values are not treated as secrets (see TargetSpec.secrets)
+CONSENT_MODES = ("form", "auto", "login", "json", "manual")
+CREDENTIAL_ENDPOINTS = ("mcp", "single_service_mcp", "bridge_mcp")  # [credentials] keys
 
 # Where the seed serves each endpoint; ``[paths]`` in a target file overrides any of them. ``{id}`` is
 # the service id as published on the target.
@@ -95,8 +111,10 @@ class OAuthSpec:
     registration: bool = True  # dynamic client registration is offered
     redirect_uri: str = LOOPBACK_REDIRECT_URI  # what the suite registers and redirects to
     client_id: str | None = None  # a pre-registered public client (needed when registration is off)
-    consent: str = "form"  # "form": the suite can post the consent form; "manual": it cannot
+    consent: str = "form"  # one of CONSENT_MODES
     issuer: str | None = None  # an authorization server on another origin trusted with the pasted credentials
+    consent_endpoint: str | None = None  # "json": the path (or URL) the consent page posts its JSON to
+    login: dict[str, str] = field(default_factory=dict, repr=False)  # "login": form field -> value (secrets)
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,8 @@ class TargetSpec:
     oauth: OAuthSpec | None = None  # None: the target file says nothing about OAuth
     admin_token: str | None = field(default=None, repr=False)  # None: no revocation from outside
     claims: tuple[str, ...] | None = None  # integration options the deployment claims; None: every one
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)  # MCP endpoint name -> bearer credential
+    mcp_revisions: tuple[str, ...] = ()  # MCP revisions the deployment claims (beyond what it negotiates)
     paths: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PATHS))  # DEFAULT_PATHS, overridden
 
     @property
@@ -133,12 +153,16 @@ class TargetSpec:
         return CredentialGuard.of([self.base_url or IN_PROCESS_BASE_URL, issuer], self.secrets())
 
     def secrets(self) -> list[str]:
-        """Every secret value, for masking in reports and logs."""
+        """Every secret value, for masking in reports and logs and for the credential guard. Values shorter
+        than MIN_SECRET (a test user called "u") are left out: masking them would garble every report."""
         found = [s.token for s in self.services.values() if s.token]
         found += [t for t in self.mcp_tokens.values() if t]
         if self.admin_token:
             found.append(self.admin_token)
-        return found
+        found += [v for v in self.credentials.values() if v]
+        if self.oauth is not None:
+            found += [v for v in self.oauth.login.values() if v]
+        return [v for v in found if len(v) >= MIN_SECRET]
 
 
 def _secret(value: Any, where: str) -> str | None:
@@ -192,8 +216,34 @@ def load_target(path: str | os.PathLike[str]) -> TargetSpec:
         oauth=_oauth(raw.get("oauth"), path),
         admin_token=_admin_token(raw.get("admin"), path),
         claims=_claims(raw.get("claims"), path),
-        paths=_paths(raw.get("paths"), path),
+        paths=(paths := _paths(raw.get("paths"), path)),
+        credentials=_credentials(raw.get("credentials"), paths, path),
+        mcp_revisions=_mcp_revisions(raw.get("mcp_revisions"), path),
     )
+
+
+def _credentials(value: Any, paths: dict[str, str], path: Path) -> dict[str, str]:
+    table = _table(value, "credentials", path) or {}
+    if unknown := sorted(set(table) - set(CREDENTIAL_ENDPOINTS)):
+        raise TargetError(
+            f"target file {path}: [credentials] names unknown endpoints {', '.join(unknown)} "
+            f"(known: {', '.join(CREDENTIAL_ENDPOINTS)})"
+        )
+    if "single_service_mcp" in table and "{id}" in paths["single_service_mcp"]:
+        raise TargetError(
+            f"target file {path}: credentials.single_service_mcp needs a fixed [paths] single_service_mcp "
+            "(per-service endpoints take the services' tokens)"
+        )
+    found = {name: _secret(value, f"credentials.{name}") for name, value in table.items()}
+    return {name: value for name, value in found.items() if value}
+
+
+def _mcp_revisions(value: Any, path: Path) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TargetError(f'target file {path}: mcp_revisions must be a list of revisions such as "2025-11-25"')
+    return tuple(dict.fromkeys(value))
 
 
 def _paths(value: Any, path: Path) -> dict[str, str]:
@@ -264,11 +314,28 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
     consent = table.get("consent", "form")
     if consent not in CONSENT_MODES:
         raise TargetError(f"target file {path}: oauth.consent must be one of {', '.join(CONSENT_MODES)}")
+    consent_endpoint = table.get("consent_endpoint")
+    if consent_endpoint is not None and (
+        not isinstance(consent_endpoint, str) or not consent_endpoint.startswith(("/", "http://", "https://"))
+    ):
+        raise TargetError(f"target file {path}: oauth.consent_endpoint must be a path or an http(s) URL")
+    if consent == "json" and not consent_endpoint:
+        raise TargetError(f'target file {path}: oauth.consent = "json" needs oauth.consent_endpoint')
+    login_table = _table(table.get("login"), "oauth.login", path) or {}
+    login = {name: _secret(value, f"oauth.login.{name}") or "" for name, value in login_table.items()}
+    if consent == "login" and not login:
+        raise TargetError(f'target file {path}: oauth.consent = "login" needs an [oauth.login] table of form fields')
     issuer = table.get("issuer")
     if issuer is not None and (not isinstance(issuer, str) or not issuer.startswith(("http://", "https://"))):
         raise TargetError(f"target file {path}: oauth.issuer must be an http:// or https:// URL")
     return OAuthSpec(
-        registration=registration, redirect_uri=redirect_uri, client_id=client_id, consent=consent, issuer=issuer
+        registration=registration,
+        redirect_uri=redirect_uri,
+        client_id=client_id,
+        consent=consent,
+        issuer=issuer,
+        consent_endpoint=consent_endpoint,
+        login=login,
     )
 
 

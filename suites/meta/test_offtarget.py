@@ -130,8 +130,8 @@ def test_documents_pointing_elsewhere_fail_and_nothing_reaches_the_other_host(tm
     reasons = {c["id"]: c["reason"] or "" for c in report["checks"]}
     outcomes = {c["id"]: c["outcome"] for c in report["checks"]}
     followed = ["OPENAPI-DOC-005", "OPENAPI-DOC-014", "OPENAPI-DOC-015", "REPLAY-ACTIONS-002", "REST-LIST-002"]
-    for rid in followed:
-        assert outcomes[rid] == "failed", (rid, outcomes[rid], reasons[rid])
+    for rid in followed:  # failed, or a warning where the entry is a policy: never passed, never an error
+        assert outcomes[rid] in ("failed", "warning"), (rid, outcomes[rid], reasons[rid])
         assert "is not on the target's origin" in reasons[rid], (rid, reasons[rid])
     assert not [r for r in reasons.values() if "refused to send" in r], "a check followed a URL it did not judge"
     secrets = spec.secrets()

@@ -97,7 +97,13 @@ def test_paths_default_to_the_seeds_and_can_be_overridden(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[oauth]\nconsent = "browser"', "oauth.consent must be one of form, manual"),
+        ('[oauth]\nconsent = "browser"', "oauth.consent must be one of form, auto, login, json, manual"),
+        ('[oauth]\nconsent = "json"', "needs oauth.consent_endpoint"),
+        ('[oauth]\nconsent = "login"', r"needs an \[oauth.login\] table"),
+        ('[oauth]\nconsent_endpoint = "api/x"', "consent_endpoint must be a path or an http"),
+        ('[credentials]\ngopher = "x"', "unknown endpoints gopher"),
+        ('[credentials]\nsingle_service_mcp = "tok-123456"', "needs a fixed"),
+        ('mcp_revisions = "2025-11-25"', "mcp_revisions must be a list"),
         ("[oauth]\nclient_id = 5", "oauth.client_id must be a non-empty string"),
         ("paths = 1", r"\[paths\] must be a table"),
         ('[paths]\nexecutes = "/x/{id}"', "unknown endpoints executes"),

@@ -15,6 +15,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 from spreadapi_conformance.fixtures import load_services
 from spreadapi_conformance.report import evidence
 
+from ..premise import not_applicable
 from ..rest._support import ok_json
 
 # Every revision the SDK negotiates: the initialize handshake ones and the stateless 2026-07-28.
@@ -44,14 +46,75 @@ def service_path(service_id: str) -> str:
     return f"/api/mcp/services/{service_id}"
 
 
-def open_mcp_path(target: Any) -> str:
-    """The MCP endpoint the generic transport checks talk to, one that needs no credential: the target
-    file's ``[paths] single_service_mcp`` when it is a fixed path (one MCP server at one URL, such as an
-    MCP server that is not SpreadAPI), else the single-service endpoint of the public loan calculator."""
-    template = target.spec.paths.get("single_service_mcp") or ""
-    if template and "{id}" not in template:
-        return template
-    return target.path("single_service_mcp", fixture="loan-calculator")
+@dataclass
+class Endpoint:
+    """The MCP endpoint the generic transport checks talk to, as the kit found it."""
+
+    path: str
+    headers: dict[str, str]  # its bearer credential, if the target file gives one
+    what: str  # for messages: which endpoint this is and why
+    revision: str | None  # what it answered an initialize at LATEST with (None: no usable answer)
+
+
+_ENDPOINTS: dict[tuple[str, str], Endpoint] = {}
+
+
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def transport_choice(target: Any) -> tuple[str, dict[str, str], str]:
+    """``(path, headers, what)``: the one MCP endpoint of a target whose ``[paths]`` gives ``single_service_mcp``
+    as a fixed path (an MCP server that is not SpreadAPI; its credential from ``[credentials]``), else the
+    single-service endpoint of a published service (a public one, or a private one with its token), else
+    ``/api/mcp`` with a credential from ``[credentials]``. The transport checks need no SpreadAPI tool."""
+    spec = target.spec
+    fixed = spec.paths.get("single_service_mcp") or ""
+    if fixed and "{id}" not in fixed:
+        return fixed, _bearer(spec.credentials.get("single_service_mcp")), f"the MCP endpoint {fixed}"
+    services = sorted(spec.services.values(), key=lambda s: (not s.public, s.fixture))
+    for service in services:
+        if service.public or service.token:
+            path = target.path("single_service_mcp", id=service.id)
+            return path, _bearer(service.token), f"the single-service endpoint of {service.id!r}"
+    if spec.credentials.get("mcp"):
+        return target.path("mcp"), _bearer(spec.credentials["mcp"]), "the multi-service endpoint"
+    not_applicable(
+        "the target file names no MCP endpoint the kit can open: no fixed [paths] single_service_mcp, no "
+        "published service with its token, no [credentials] mcp"
+    )
+
+
+async def transport_endpoint(client: httpx.AsyncClient, target: Any) -> Endpoint:
+    """:func:`transport_choice`, probed once per run with an initialize at LATEST. Premise of every
+    transport check: the kit can open the endpoint, so a 401 to a request without a credential makes them
+    not applicable (they would only fail on the challenge the kit caused)."""
+    path, headers, what = transport_choice(target)
+    key = (target.base_url, path)
+    if key not in _ENDPOINTS:
+        response = await client.post(path, json=initialize_message(), headers={**JSON_RPC_HEADERS, **headers})
+        revision = None
+        if response.status_code == 401 and not headers:
+            not_applicable(
+                f"{what} answered 401: the target file gives no credential for it ([credentials] "
+                "single_service_mcp, or a service's token)"
+            )
+        if response.status_code == 200:
+            with contextlib.suppress(AssertionError, ValueError, KeyError, TypeError):
+                revision = str(answer(response, 1)["result"]["protocolVersion"])
+        _ENDPOINTS[key] = Endpoint(path, headers, what, revision)
+    return _ENDPOINTS[key]
+
+
+def revision_premise(target: Any, revision: str, negotiated: str | None) -> None:
+    """A revision's checks apply when the server negotiates it or the target file claims it (mcp_revisions);
+    a server that answers an offer of ``revision`` with another revision it supports made a correct
+    counter-offer, not a mistake."""
+    if negotiated != revision and revision not in target.spec.mcp_revisions:
+        not_applicable(
+            f"the server does not speak MCP {revision} (offered it, it answered {negotiated or 'no revision'}) and "
+            "the target file does not claim it (mcp_revisions)"
+        )
 
 
 @contextlib.asynccontextmanager
@@ -217,18 +280,40 @@ def modern_request(method: str, request_id: int | str = 1, name: str | None = No
     return request_message(method, request_id, _meta=meta, **params), headers
 
 
+def _json(text: str, response: httpx.Response) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise AssertionError(f"not JSON: {said(response)}") from None
+
+
 def messages(response: httpx.Response) -> list[dict[str, Any]]:
-    """The JSON-RPC messages of a response: one JSON body, or the ``data`` of each SSE event."""
+    """The JSON-RPC messages of a response: one JSON body, or the ``data`` of each SSE event; an
+    AssertionError saying what came when the answer is neither (HTML, plain text, broken JSON)."""
     kind = response.headers.get("content-type", "")
     if kind.startswith("application/json"):
-        return [response.json()]
-    assert kind.startswith("text/event-stream"), f"HTTP {response.status_code} {kind!r}: {response.text[:300]}"
-    found = []
-    for event in re.split(r"\r?\n\r?\n", response.text):
-        data = [line[5:].lstrip() for line in re.split(r"\r?\n", event) if line.startswith("data:")]
-        if data and "".join(data):
-            found.append(json.loads("\n".join(data)))
+        found = [_json(response.text, response)]
+    else:
+        assert kind.startswith("text/event-stream"), f"neither JSON nor an event stream: {said(response)}"
+        found = []
+        for event in re.split(r"\r?\n\r?\n", response.text):
+            data = [line[5:].lstrip() for line in re.split(r"\r?\n", event) if line.startswith("data:")]
+            if data and "".join(data):
+                found.append(_json("\n".join(data), response))
+    shapeless = [m for m in found if not isinstance(m, dict)]
+    assert not shapeless, f"an answer that is not a JSON-RPC message object: {said(response)}"
     return found
+
+
+def rpc_error(response: httpx.Response) -> dict[str, Any]:
+    """The one JSON-RPC error object a response carries (``{"code", "message", ...}`` with its ``id``)."""
+    errors = [m for m in messages(response) if isinstance(m.get("error"), dict)]
+    assert len(errors) == 1, f"expected one JSON-RPC error, got {said(response)}"
+    error = errors[0]["error"]
+    assert isinstance(error.get("code"), int) and isinstance(error.get("message"), str), (
+        f"the error has no integer code and string message: {said(response)}"
+    )
+    return {**error, "id": errors[0].get("id", "absent")}
 
 
 def said(response: httpx.Response) -> str:
@@ -238,11 +323,23 @@ def said(response: httpx.Response) -> str:
 
 
 def answer(response: httpx.Response, request_id: Any) -> dict[str, Any]:
-    """The response to ``request_id`` among what the server sent."""
+    """The response to ``request_id`` among what the server sent; its ``result`` (when it has one) is an
+    object, so ``answer(...)["result"]`` can be read without another guard."""
     for message in messages(response):
-        if message.get("id") == request_id and ("result" in message or "error" in message):
-            return message
-    raise AssertionError(f"no answer to id {request_id!r}: HTTP {response.status_code} {response.text[:400]!r}")
+        if message.get("id") == request_id and type(message.get("id")) is type(request_id):
+            if "result" in message:
+                assert isinstance(message["result"], dict), f"the result is not an object: {said(response)}"
+                return message
+            if "error" in message:
+                return message
+    raise AssertionError(f"no answer to id {request_id!r}: {said(response)}")
+
+
+def result(response: httpx.Response, request_id: Any) -> dict[str, Any]:
+    """The ``result`` object answering ``request_id`` (an AssertionError when it is an error or absent)."""
+    message = answer(response, request_id)
+    assert "result" in message, f"expected a result for id {request_id!r}, got an error: {said(response)}"
+    return message["result"]
 
 
 class RawSession:
@@ -257,9 +354,11 @@ class RawSession:
         response = await self.http.post(
             self.path, json=initialize_message(revision), headers={**JSON_RPC_HEADERS, **self.extra}
         )
-        assert response.status_code == 200, f"initialize: HTTP {response.status_code} {response.text[:300]}"
+        assert response.status_code == 200, f"initialize: {said(response)}"
         self.session_id = response.headers.get("mcp-session-id")
-        self.revision = answer(response, 1)["result"]["protocolVersion"]
+        opened = result(response, 1)
+        assert isinstance(opened.get("protocolVersion"), str), f"initialize named no protocolVersion: {said(response)}"
+        self.revision = opened["protocolVersion"]
         await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return answer(response, 1)
 
@@ -276,7 +375,7 @@ class RawSession:
 
     async def call(self, method: str, request_id: int | str = 2, **params: Any) -> dict[str, Any]:
         response = await self.post(request_message(method, request_id, **params))
-        assert response.status_code == 200, f"{method}: HTTP {response.status_code} {response.text[:300]}"
+        assert response.status_code == 200, f"{method}: {said(response)}"
         return answer(response, request_id)
 
 

@@ -5,17 +5,18 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
 
+from ..answers import json_object
 from ..premise import not_applicable
 from ._support import (
     JSON_RPC_HEADERS,
     MODERN,
     challenge,
     initialize_message,
-    prm_url,
     rest_execute,
     rest_result,
     said,
@@ -25,14 +26,34 @@ from ._support import (
 pytestmark = pytest.mark.conformance
 
 
-def private_path(target: Any) -> str:
-    return target.path("single_service_mcp", fixture="quote")
+def protected_endpoint(target: Any) -> tuple[str, str | None, str]:
+    """``(path, credential, what)`` of a single-service endpoint that needs a credential: the one endpoint
+    of a target whose ``[paths]`` gives ``single_service_mcp`` as a fixed path (with ``[credentials]``), else
+    the private fixture service's endpoint (with its service token)."""
+    fixed = target.spec.paths.get("single_service_mcp") or ""
+    if fixed and "{id}" not in fixed:
+        return fixed, target.spec.credentials.get("single_service_mcp"), f"the MCP endpoint {fixed}"
+    if "quote" not in target.spec.services:
+        not_applicable("the target file publishes no private service and names no fixed MCP endpoint")
+    service = target.published("quote")
+    return target.path("single_service_mcp", id=service.id), service.token, f"the private service {service.id!r}"
 
 
-def quote_token(target: Any) -> str:
-    token = target.auth("quote").get("Authorization", "").removeprefix("Bearer ")
+async def protected_path(client: httpx.AsyncClient, target: Any) -> str:
+    """The protected endpoint's path, after its premise: a fixed endpoint that answers without a credential
+    is not protected, and its challenge checks do not apply (a private service must be protected)."""
+    path, _credential, what = protected_endpoint(target)
+    fixed = "{id}" not in (target.spec.paths.get("single_service_mcp") or "{id}")
+    if fixed and (await initialize(client, path)).status_code == 200:
+        not_applicable(f"{what} answers without a credential: it is not protected")
+    return path
+
+
+def credential(target: Any) -> str:
+    """A credential the protected endpoint accepts (premise of the checks that present one)."""
+    _path, token, what = protected_endpoint(target)
     if not token:
-        not_applicable("the target file gives no token for the private service")
+        not_applicable(f"the target file gives no credential for {what}")
     return token
 
 
@@ -41,14 +62,19 @@ async def initialize(client: httpx.AsyncClient, path: str, **headers: str) -> ht
 
 
 async def check_challenge(client: httpx.AsyncClient, target: Any, response: httpx.Response, path: str) -> None:
+    """A 401 whose Bearer challenge names, as resource_metadata, an RFC 9728 document whose resource is
+    exactly this endpoint's URL (wherever the server keeps that document)."""
     assert response.status_code == 401, said(response)
     scheme, params = challenge(response)
-    assert scheme.lower() == "bearer"
-    assert params.get("resource_metadata") == prm_url(target.base_url, path), params
-    assert "error" not in params, "no credential was presented: RFC 6750 §3.1 says no error code"
-    document = await client.get(params["resource_metadata"].removeprefix(target.base_url.rstrip("/")))
-    assert document.status_code == 200, said(document)
-    assert document.json()["resource"] == target.base_url.rstrip("/") + path
+    assert scheme.lower() == "bearer", f"the challenge is not Bearer: {response.headers.get('www-authenticate')!r}"
+    location = params.get("resource_metadata")
+    assert location, f"the challenge names no resource_metadata: {response.headers.get('www-authenticate')!r}"
+    url = urljoin(target.base_url.rstrip("/") + path, location)
+    document = await client.get(url)
+    assert document.status_code == 200, f"GET {url}: {said(document)}"
+    body = json_object(document)
+    endpoint = target.base_url.rstrip("/") + path
+    assert body.get("resource") == endpoint, f"its resource is {body.get('resource')!r}, the endpoint is {endpoint!r}"
 
 
 async def test_private_service_with_its_token(mcp_target, client):
@@ -62,9 +88,9 @@ async def test_private_service_with_its_token(mcp_target, client):
 
 
 async def test_private_endpoint_challenges_with_its_metadata(mcp_target, client):
-    """MCP-AUTH-030 MUST: the private service's endpoint without a credential is 401 with WWW-Authenticate:
+    """MCP-AUTH-030 MUST: a protected single-service endpoint without a credential is 401 with WWW-Authenticate:
     Bearer resource_metadata="…" naming its RFC 9728 document, whose resource is the endpoint's URL."""
-    path = private_path(mcp_target)
+    path = await protected_path(client, mcp_target)
     await check_challenge(client, mcp_target, await initialize(client, path), path)
 
 
@@ -74,27 +100,53 @@ async def test_oauth_endpoint_challenges_with_its_metadata(mcp_target, client):
     await check_challenge(client, mcp_target, await initialize(client, path), path)
 
 
+@pytest.mark.parametrize("which", ["single_service_mcp", "mcp"])
+async def test_no_credential_no_error_code(mcp_target, client, which):
+    """MCP-AUTH-036 SHOULD NOT: a request without any credential gets a challenge without an error code
+    (RFC 6750 §3.1: the client may not have known that authentication is needed)."""
+    if which == "mcp":
+        if "chatgpt-multi-oauth" not in (mcp_target.spec.claims or ("chatgpt-multi-oauth",)):
+            not_applicable("the target does not claim Option 3 (/api/mcp)")
+        path = mcp_target.path("mcp")
+    else:
+        path = await protected_path(client, mcp_target)
+    response = await initialize(client, path)
+    assert response.status_code == 401, said(response)
+    params = challenge(response)[1]
+    assert "error" not in params, f"no credential was sent, yet the challenge says error={params['error']!r}"
+
+
 @pytest.mark.parametrize("name", ["access_token", "token"])
 async def test_query_string_token_is_not_read(mcp_target, client, name):
-    """MCP-AUTH-032 MUST: a valid service token in the query string is ignored: 401 as without one."""
-    path = private_path(mcp_target)
+    """MCP-AUTH-032 MUST: a valid credential in the query string is ignored: 401 as without one."""
+    path = await protected_path(client, mcp_target)
     response = await client.post(
-        path, json=initialize_message(), headers=JSON_RPC_HEADERS, params={name: quote_token(mcp_target)}
+        path, json=initialize_message(), headers=JSON_RPC_HEADERS, params={name: credential(mcp_target)}
     )
     await check_challenge(client, mcp_target, response, path)
 
 
-async def test_garbage_token_is_invalid_token(mcp_target, client):
-    """MCP-AUTH-033 SHOULD: an unknown token on the private endpoint is 401 with error="invalid_token"."""
-    response = await initialize(client, private_path(mcp_target), authorization="Bearer not-a-real-token")
+async def test_garbage_token_is_401(mcp_target, client):
+    """MCP-AUTH-033 MUST: an unknown token on a protected endpoint is 401."""
+    path = await protected_path(client, mcp_target)
+    response = await initialize(client, path, authorization="Bearer not-a-real-token")
     assert response.status_code == 401, said(response)
-    assert challenge(response)[1].get("error") == "invalid_token"
+
+
+async def test_garbage_token_is_invalid_token(mcp_target, client):
+    """MCP-AUTH-037 SHOULD: the 401 to an unknown token says error="invalid_token" in its challenge."""
+    path = await protected_path(client, mcp_target)
+    response = await initialize(client, path, authorization="Bearer not-a-real-token")
+    assert response.status_code == 401, said(response)
+    error = challenge(response)[1].get("error")
+    assert error == "invalid_token", f'the challenge says error={error!r}, not "invalid_token"'
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
 async def test_scheme_is_case_insensitive(mcp_target, client, scheme):
-    """MCP-AUTH-034 MUST: "bearer <token>" in any case opens the private endpoint."""
-    response = await initialize(client, private_path(mcp_target), authorization=f"{scheme} {quote_token(mcp_target)}")
+    """MCP-AUTH-034 MUST: "bearer <token>" in any case opens the protected endpoint."""
+    path = await protected_path(client, mcp_target)
+    response = await initialize(client, path, authorization=f"{scheme} {credential(mcp_target)}")
     assert response.status_code == 200, said(response)
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from ..premise import not_applicable
-from ._support import authorization_server, endpoints, is_absolute, oauth_spec, protected_resource, single_service
+from ._support import (
+    SINGLE,
+    authorization_server,
+    discover,
+    endpoints,
+    is_absolute,
+    oauth_spec,
+    protected_resource,
+    resources,
+    single_service,
+)
 
 pytestmark = pytest.mark.conformance
 
@@ -19,12 +29,21 @@ async def test_multi_service_endpoint_leads_to_its_metadata(client, target):
     assert methods is None or "header" in methods, f"bearer_methods_supported leaves out the header: {methods!r}"
 
 
-@pytest.mark.parametrize("fixture_id", ["quote", "loan-calculator"])
-async def test_single_service_endpoint_leads_to_its_metadata(client, target, fixture_id):
-    """OAUTH-DISC-002 MUST: a single-service endpoint's protected-resource metadata (from the private
+@pytest.mark.parametrize("which", ["quote", "loan-calculator", "fixed"])
+async def test_single_service_endpoint_leads_to_its_metadata(client, target, which):
+    """OAUTH-DISC-002 MUST: a single-service endpoint's protected-resource metadata (from a protected
     endpoint's 401; for a public one at the RFC 9728 well-known URL) names exactly that endpoint's URL."""
-    found = await single_service(client, target, fixture_id)
-    assert found.resource["resource"] == target.url("single_service_mcp", fixture=fixture_id)
+    if which == "fixed":
+        fixed = [r for r in resources(target) if r.option == SINGLE and r.fixture is None]
+        if not fixed:
+            not_applicable("the target file names no fixed single-service MCP endpoint")
+        endpoint = target.base_url.rstrip("/") + fixed[0].path
+        found = await discover(client, endpoint)
+    else:
+        oauth_spec(target)
+        endpoint = target.url("single_service_mcp", fixture=which)
+        found = await single_service(client, target, which)
+    assert found.resource["resource"] == endpoint
 
 
 async def test_authorization_server_metadata(client, target):
@@ -61,10 +80,11 @@ async def test_registration_endpoint_is_advertised(client, target):
 
 
 async def test_public_clients_and_the_code_grant_are_advertised(client, target):
-    """OAUTH-DISC-007 SHOULD: the metadata lists the authorization_code grant and public clients
-    (token_endpoint_auth_methods_supported includes none), since RFC 8414's defaults say otherwise."""
+    """OAUTH-DISC-007 SHOULD: the metadata offers the authorization_code grant (listed, or by RFC 8414's
+    default when grant_types_supported is absent) and lists public clients (token_endpoint_auth_methods_supported
+    includes none, which the default leaves out)."""
     metadata = (await endpoints(client, target, strict=True)).metadata
-    grants = metadata.get("grant_types_supported")
+    grants = metadata.get("grant_types_supported", ["authorization_code", "implicit"])
     assert isinstance(grants, list) and "authorization_code" in grants, f"grant_types_supported is {grants!r}"
     methods = metadata.get("token_endpoint_auth_methods_supported")
     assert isinstance(methods, list) and "none" in methods, f"token_endpoint_auth_methods_supported is {methods!r}"

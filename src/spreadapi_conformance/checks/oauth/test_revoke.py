@@ -12,9 +12,11 @@ import pytest
 
 from .._admin import Admin
 from ._support import (
+    MULTI,
+    Resource,
     access_token,
-    assert_invalid_token,
-    endpoints,
+    assert_refused,
+    discovered,
     excerpt,
     initialize_with,
     obtain_code,
@@ -26,20 +28,20 @@ pytestmark = pytest.mark.conformance
 
 async def test_revoking_the_mcp_token_stops_the_access_token(mcp_target, client):
     """OAUTH-REVOKE-001 MUST: revoking the MCP token pasted at consent stops the access token wrapping it at
-    once: /api/mcp answers 401 invalid_token."""
+    once: /api/mcp answers 401."""
     admin = Admin.of(client, mcp_target)
     pasted = await admin.issue_mcp_token(mcp_target.published("loan-calculator").id)
-    found = await endpoints(client, mcp_target)
+    found = await discovered(client, mcp_target, Resource(MULTI, mcp_target.path("mcp"), "/api/mcp"))
     token = await access_token(client, await obtain_code(client, mcp_target, found, {"mcp_tokens": pasted}))
     before = await initialize_with(client, found.endpoint, token)
     assert before.status_code == 200, f"before the revocation: {excerpt(before)}"
     await admin.revoke_mcp_token(pasted)
-    assert_invalid_token(await initialize_with(client, found.endpoint, token), "after the MCP token was revoked")
+    assert_refused(await initialize_with(client, found.endpoint, token), "after the MCP token was revoked")
 
 
 async def test_revoking_the_service_token_stops_the_access_token(mcp_target, client):
     """OAUTH-REVOKE-002 MUST: revoking the service token pasted at consent stops the single-service access
-    token at once: the endpoint answers 401 invalid_token."""
+    token at once: the endpoint answers 401."""
     admin = Admin.of(client, mcp_target)
     service_id = mcp_target.published("quote").id
     pasted = await admin.issue_service_token(service_id)
@@ -49,4 +51,4 @@ async def test_revoking_the_service_token_stops_the_access_token(mcp_target, cli
     before = await initialize_with(client, found.endpoint, token)
     assert before.status_code == 200, f"before the revocation: {excerpt(before)}"
     await admin.revoke_service_token(pasted)
-    assert_invalid_token(await initialize_with(client, found.endpoint, token), "after the service token was revoked")
+    assert_refused(await initialize_with(client, found.endpoint, token), "after the service token was revoked")

@@ -22,14 +22,14 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from spreadapi_conformance.consent import approve
+from spreadapi_conformance.consent import authorize
 
 from ..mcp._support import target_session
 from ..oauth._support import (
+    consent_premise,
     discover,
     granted_fixtures,
     mcp_token,
-    need_form_consent,
     oracle_problem,
     register,
     same_redirect,
@@ -63,7 +63,7 @@ def authlib_client(target: Any, **kwargs: Any) -> AsyncOAuth2Client:
 
 async def connect(client: httpx.AsyncClient, target: Any) -> dict[str, Any]:
     """The connector's setup, from the MCP URL to an access token."""
-    need_form_consent(target)
+    consent_premise(target)
     pasted = mcp_token(target)
     found = await discover(client, target.url("mcp"))  # the 401, RFC 9728, RFC 8414
     redirect_uri = target.spec.oauth.redirect_uri
@@ -79,9 +79,19 @@ async def connect(client: httpx.AsyncClient, target: Any) -> dict[str, Any]:
         verifier = secrets.token_urlsafe(48)
         authorize_url = trusted_for_pasting(target, found.endpoint_of("authorization_endpoint"))
         url, state = oauth.create_authorization_url(authorize_url, code_verifier=verifier, resource=found.endpoint)
-        approved = await approve(client, url, None, {"mcp_tokens": pasted})  # the user's browser
-        assert approved.status_code in (302, 303), f"approving: HTTP {approved.status_code} {approved.text[:300]!r}"
-        location = approved.headers.get("location", "")
+        spec = target.spec.oauth
+        authorized = await authorize(  # the user's browser
+            client,
+            url,
+            None,
+            {"mcp_tokens": pasted},
+            mode=spec.consent,
+            redirect_uri=redirect_uri,
+            login=spec.login,
+            consent_endpoint=spec.consent_endpoint,
+            trusted=target.guard.trusts,
+        )
+        location = authorized.location
         assert same_redirect(location, redirect_uri), f"redirected to {location!r}, not {redirect_uri!r}"
         token = await oauth.fetch_token(
             found.endpoint_of("token_endpoint"),

@@ -1,0 +1,67 @@
+"""Reading a target's answers without trusting them: every helper here either returns what the check
+asked for or raises an AssertionError that says what came instead (a failure of the target), never a
+KeyError, a TypeError or a RecursionError from the kit's own code (an error of the kit).
+
+The checks judge the status and the shape their title names before they read a field: a deployment built
+elsewhere may answer HTML, truncated JSON, a 1,000-deep echo of the input or a number where a string
+belongs, and the verdict must then be "failed, because …", not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+EXCERPT = 300
+
+
+def excerpt(response: httpx.Response, size: int = EXCERPT) -> str:
+    """What the server answered, in one line, for an assertion's message."""
+    try:
+        text = response.text[:size]
+    except Exception:  # a body that is not text, or not read
+        text = "(no readable body)"
+    return f"HTTP {response.status_code} {response.headers.get('content-type', '')!r} body={text!r}"
+
+
+def json_value(response: httpx.Response) -> Any:
+    """The JSON body, whatever its shape (an AssertionError when it is not JSON, or too deep to read)."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise AssertionError(f"the body is not JSON: {excerpt(response)}") from None
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    body = json_value(response)
+    assert isinstance(body, dict), f"the body is not a JSON object: {excerpt(response)}"
+    return body
+
+
+def field(document: Any, *path: str | int, kind: type | tuple[type, ...] | None = None, what: str = "") -> Any:
+    """``document[path[0]][path[1]]…``, asserting each step exists (and the last is of ``kind``)."""
+    node = document
+    walked = []
+    for key in path:
+        walked.append(str(key))
+        where = ".".join(walked)
+        if isinstance(key, int):
+            assert isinstance(node, list) and -len(node) <= key < len(node), f"{what or 'the answer'} has no {where}"
+        else:
+            assert isinstance(node, dict) and key in node, f"{what or 'the answer'} has no {where}"
+        node = node[key]
+    if kind is not None:
+        assert isinstance(node, kind) and not (isinstance(node, bool) and bool not in _kinds(kind)), (
+            f"{what or 'the answer'}'s {'.'.join(walked)} is {type(node).__name__} {node!r:.80}, not {_names(kind)}"
+        )
+    return node
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _names(kind: type | tuple[type, ...]) -> str:
+    return " or ".join(k.__name__ for k in _kinds(kind))
