@@ -6,7 +6,10 @@
 #     the MCP conformance suite: it needs fs.globSync);
 #   - the npm tools pinned in scripts/tools/package.json (+ package-lock.json) into .tools/npm, with that Node:
 #     @modelcontextprotocol/conformance (suites/mcp_official), @modelcontextprotocol/inspector, and
-#     @modelcontextprotocol/server-everything (an MCP server no one here wrote, for test_server_everything.py).
+#     @modelcontextprotocol/server-everything (an MCP server no one here wrote, for test_server_everything.py);
+#   - the independent peers of peers/ (suites/peers): FastMCP from peers/fastmcp/requirements.txt in a venv of
+#     its own (.tools/peers/fastmcp; it brings its own mcp), and oidc-provider with the TypeScript MCP SDK from
+#     peers/oidc/package-lock.json into peers/oidc/node_modules (its .mjs files resolve packages beside them).
 # Usage: scripts/install-tools.sh            (as root, or with Chromium already installed)
 # Env:   SPREADAPI_TOOLS_DIR  where Node and the npm tools go (default: <repo>/.tools, git-ignored)
 # The tests find everything at the default paths; after installing elsewhere, export the variables this
@@ -74,6 +77,25 @@ if [[ ! -f "$NPM_DIR/.installed" || "$(cat "$NPM_DIR/.installed")" != "$(stamp) 
     cp "$NPM_DIR/package-lock.json" "$SPEC_DIR/package-lock.json"
   fi
   echo "$(stamp) $(node --version)" >"$NPM_DIR/.installed"
+fi
+
+# --- the independent peers (peers/) --------------------------------------------------------------------
+FASTMCP_VENV="$TOOLS_DIR/peers/fastmcp"
+PYTHON="${PYTHON:-python3}"
+fastmcp_stamp="$(sha256sum "$ROOT/peers/fastmcp/requirements.txt" | cut -c1-64) $("$PYTHON" --version 2>&1)"
+if [[ ! -f "$FASTMCP_VENV/.installed" || "$(cat "$FASTMCP_VENV/.installed")" != "$fastmcp_stamp" ]]; then
+  log "installing the FastMCP peer (peers/fastmcp/requirements.txt) into $FASTMCP_VENV"
+  rm -rf "$FASTMCP_VENV"
+  "$PYTHON" -m venv "$FASTMCP_VENV"
+  "$FASTMCP_VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$ROOT/peers/fastmcp/requirements.txt"
+  echo "$fastmcp_stamp" >"$FASTMCP_VENV/.installed"
+fi
+OIDC_DIR="$ROOT/peers/oidc"
+oidc_stamp="$(cat "$OIDC_DIR/package.json" "$OIDC_DIR/package-lock.json" | sha256sum | cut -c1-64) $(node --version)"
+if [[ ! -f "$OIDC_DIR/node_modules/.installed" || "$(cat "$OIDC_DIR/node_modules/.installed")" != "$oidc_stamp" ]]; then
+  log "installing the oidc-provider peer (peers/oidc/package-lock.json) into $OIDC_DIR/node_modules (npm ci)"
+  npm ci --prefix "$OIDC_DIR" --no-audit --no-fund --loglevel=error
+  echo "$oidc_stamp" >"$OIDC_DIR/node_modules/.installed"
 fi
 
 "$NPM_DIR/node_modules/.bin/conformance" --version >/dev/null || die "the conformance CLI does not run under $(node --version)"

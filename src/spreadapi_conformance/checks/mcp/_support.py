@@ -87,23 +87,53 @@ def transport_choice(target: Any) -> tuple[str, dict[str, str], str]:
 
 async def transport_endpoint(client: httpx.AsyncClient, target: Any) -> Endpoint:
     """:func:`transport_choice`, probed once per run with an initialize at LATEST. Premise of every
-    transport check: the kit can open the endpoint, so a 401 to a request without a credential makes them
-    not applicable (they would only fail on the challenge the kit caused)."""
+    transport check: the kit can open the endpoint. When it answers 401 to a request without a credential
+    and the target file describes OAuth the kit can complete (``[oauth]``, consent not manual), the kit
+    obtains an access token for it as a connector would and uses that; otherwise the transport checks are not
+    applicable (they would only fail on the challenge the kit caused)."""
     path, headers, what = transport_choice(target)
     key = (target.base_url, path)
     if key not in _ENDPOINTS:
         response = await client.post(path, json=initialize_message(), headers={**JSON_RPC_HEADERS, **headers})
-        revision = None
         if response.status_code == 401 and not headers:
-            not_applicable(
-                f"{what} answered 401: the target file gives no credential for it ([credentials] "
-                "single_service_mcp, or a service's token)"
-            )
+            headers = _bearer(await endpoint_credential(client, target, path, None, what))
+            response = await client.post(path, json=initialize_message(), headers={**JSON_RPC_HEADERS, **headers})
+        revision = None
         if response.status_code == 200:
             with contextlib.suppress(AssertionError, ValueError, KeyError, TypeError):
                 revision = str(answer(response, 1)["result"]["protocolVersion"])
         _ENDPOINTS[key] = Endpoint(path, headers, what, revision)
     return _ENDPOINTS[key]
+
+
+_TOKENS: dict[tuple[str, str], str] = {}
+
+
+async def endpoint_credential(client: httpx.AsyncClient, target: Any, path: str, given: str | None, what: str) -> str:
+    """A credential ``path`` accepts: the one the target file gives, else an access token the kit obtains
+    through the target's OAuth as a connector would (once per run), else the check does not apply."""
+    if given:
+        return given
+    key = (target.base_url, path)
+    if key not in _TOKENS:
+        _TOKENS[key] = await _oauth_token(client, target, path, what)
+    return _TOKENS[key]
+
+
+async def _oauth_token(client: httpx.AsyncClient, target: Any, path: str, what: str) -> str:
+    from ..oauth._support import access_token, grant_for, resources  # the OAuth helpers build on these
+
+    oauth = target.spec.oauth
+    resource = next((r for r in resources(target) if r.path == path), None) if oauth is not None else None
+    if resource is None or oauth.consent == "manual":
+        not_applicable(
+            f"{what} needs a credential: the target file gives none for it ([credentials] single_service_mcp, or "
+            "a service's token) and no OAuth the kit can complete for it ([oauth] with a consent it can play)"
+        )
+    try:
+        return await access_token(client, await grant_for(client, target, resource))
+    except AssertionError as exc:
+        not_applicable(f"{what} needs a credential and no access token could be obtained for it: {str(exc)[:300]}")
 
 
 def revision_premise(target: Any, revision: str, negotiated: str | None) -> None:

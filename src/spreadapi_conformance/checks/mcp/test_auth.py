@@ -16,6 +16,7 @@ from ._support import (
     JSON_RPC_HEADERS,
     MODERN,
     challenge,
+    endpoint_credential,
     initialize_message,
     rest_execute,
     rest_result,
@@ -49,12 +50,11 @@ async def protected_path(client: httpx.AsyncClient, target: Any) -> str:
     return path
 
 
-def credential(target: Any) -> str:
-    """A credential the protected endpoint accepts (premise of the checks that present one)."""
-    _path, token, what = protected_endpoint(target)
-    if not token:
-        not_applicable(f"the target file gives no credential for {what}")
-    return token
+async def credential(client: httpx.AsyncClient, target: Any) -> str:
+    """A credential the protected endpoint accepts: the target file's, else an access token obtained through
+    its OAuth (premise of the checks that present one)."""
+    path, token, what = protected_endpoint(target)
+    return await endpoint_credential(client, target, path, token, what)
 
 
 async def initialize(client: httpx.AsyncClient, path: str, **headers: str) -> httpx.Response:
@@ -121,7 +121,7 @@ async def test_query_string_token_is_not_read(mcp_target, client, name):
     """MCP-AUTH-032 MUST: a valid credential in the query string is ignored: 401 as without one."""
     path = await protected_path(client, mcp_target)
     response = await client.post(
-        path, json=initialize_message(), headers=JSON_RPC_HEADERS, params={name: credential(mcp_target)}
+        path, json=initialize_message(), headers=JSON_RPC_HEADERS, params={name: await credential(client, mcp_target)}
     )
     await check_challenge(client, mcp_target, response, path)
 
@@ -146,7 +146,7 @@ async def test_garbage_token_is_invalid_token(mcp_target, client):
 async def test_scheme_is_case_insensitive(mcp_target, client, scheme):
     """MCP-AUTH-034 MUST: "bearer <token>" in any case opens the protected endpoint."""
     path = await protected_path(client, mcp_target)
-    response = await initialize(client, path, authorization=f"{scheme} {credential(mcp_target)}")
+    response = await initialize(client, path, authorization=f"{scheme} {await credential(client, mcp_target)}")
     assert response.status_code == 200, said(response)
 
 

@@ -209,26 +209,62 @@ async def test_invalid_origin_is_403(mcp_target, client):
     assert good.status_code == 200, said(good)
 
 
+def refused(response: httpx.Response) -> dict[str, Any] | None:
+    """The message was refused: an HTTP error (4xx; its body MAY be a JSON-RPC error), or a JSON-RPC error
+    response; never a 5xx, an acceptance (202) or a result. The JSON-RPC error, when there is one."""
+    assert response.status_code < 500, f"a 5xx instead of a refusal: {said(response)}"
+    assert response.status_code != 202, f"accepted as if it were a notification: {said(response)}"
+    if 400 <= response.status_code < 500:
+        try:
+            return rpc_error(response)
+        except AssertionError:
+            return None  # an HTTP error with a body of its own (MCP transports: the JSON-RPC body is a MAY)
+    return rpc_error(response)
+
+
+MALFORMED = (b"{not json", b'{"jsonrpc": "2.0", "id": 1, "method": ', b"\xff\xfe")
+BAD_IDS = {"null": None, "bool": True, "float": 1.5, "object": {"n": 1}, "array": [1]}
+NOT_A_REQUEST = {
+    "no-jsonrpc": {"id": 5, "method": "tools/list"},
+    "jsonrpc-1.0": {"jsonrpc": "1.0", "id": 5, "method": "tools/list"},
+    "string": "tools/list",
+}
+
+
 async def test_malformed_json_is_parse_error(mcp_target, client):
-    """MCP-HTTP-020 MUST: a body that is not JSON is answered with JSON-RPC error -32700 and id null (the
-    transport sets no status; a 5xx is not an answer)."""
+    """MCP-HTTP-020 MUST: a body that is not JSON is refused (an HTTP error, or a JSON-RPC error), never a 5xx,
+    an acceptance or a result."""
     _endpoint, session = await opened(client, mcp_target)
-    for body in (b"{not json", b'{"jsonrpc": "2.0", "id": 1, "method": ', b"\xff\xfe"):
-        response = await session.post(body)
-        assert response.status_code < 500, (body, said(response))
-        error = rpc_error(response)
-        assert error["code"] == -32700 and error["id"] is None, (body, said(response))
+    for body in MALFORMED:
+        refused(await session.post(body))
 
 
-@pytest.mark.parametrize("bad_id", [None, True, 1.5, {"n": 1}, [1]], ids=["null", "bool", "float", "object", "array"])
+@pytest.mark.parametrize("bad_id", list(BAD_IDS.values()), ids=list(BAD_IDS))
 async def test_request_id_must_be_string_or_integer(mcp_target, client, bad_id):
-    """MCP-HTTP-021 MUST: a request whose id is null, boolean, fractional or structured is an Invalid Request
-    (-32600, id null), never silently accepted as a notification."""
+    """MCP-HTTP-021 MUST: a request whose id is null, boolean, fractional or structured is refused as an invalid
+    request, never silently accepted as a notification or answered with a result."""
     _endpoint, session = await opened(client, mcp_target)
-    response = await session.post({"jsonrpc": "2.0", "id": bad_id, "method": "tools/list"})
-    assert response.status_code < 500 and response.status_code != 202, said(response)
-    error = rpc_error(response)
-    assert error["code"] == -32600 and error["id"] is None, said(response)
+    refused(await session.post({"jsonrpc": "2.0", "id": bad_id, "method": "tools/list"}))
+
+
+async def test_malformed_messages_get_the_json_rpc_codes(mcp_target, client):
+    """MCP-HTTP-025 MUST: a JSON-RPC error answering a malformed message has the code JSON-RPC 2.0 defines for
+    it: -32700 (and id null) for a body that is not JSON, -32600 (or -32602) for a message that is no valid
+    request."""
+    _endpoint, session = await opened(client, mcp_target)
+    wrong = []
+    for body in MALFORMED:
+        error = refused(await session.post(body))
+        if error is not None and (error["code"], error["id"]) != (-32700, None):
+            wrong.append(f"{body!r}: code {error['code']}, id {error['id']!r} (expected -32700, null)")
+    for name, message in [
+        *((f"id {k}", {"jsonrpc": "2.0", "id": v, "method": "tools/list"}) for k, v in BAD_IDS.items()),
+        *NOT_A_REQUEST.items(),
+    ]:
+        error = refused(await session.post(message))
+        if error is not None and error["code"] not in (-32600, -32602):
+            wrong.append(f"{name}: code {error['code']} (expected -32600)")
+    assert not wrong, "; ".join(wrong)
 
 
 @pytest.mark.parametrize("good_id", ["abc-1", "", 0, -7, 2**53 - 1])
@@ -251,13 +287,11 @@ async def test_request_id_is_echoed(mcp_target, client, good_id):
 )
 async def test_not_a_single_request_is_invalid(mcp_target, client, body):
     """MCP-HTTP-023 MUST: a batch (removed in 2025-06-18), a message without jsonrpc "2.0", or a JSON value that
-    is no message is refused with JSON-RPC -32600 or -32602, not answered."""
+    is no message is refused (an HTTP error, or a JSON-RPC error), not answered."""
     endpoint, session = await opened(client, mcp_target)
     if isinstance(body, list):  # 2025-03-26 servers must accept batches
         revision_premise(mcp_target, LATEST, endpoint.revision)
-    response = await session.post(body)
-    assert response.status_code < 500 and response.status_code != 202, said(response)
-    assert rpc_error(response)["code"] in (-32600, -32602), said(response)
+    refused(await session.post(body))
 
 
 async def test_unknown_method_over_http(mcp_target, client):

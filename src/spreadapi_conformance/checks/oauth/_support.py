@@ -340,6 +340,15 @@ def authorization_params(client_id: str, redirect_uri: str, code_challenge: str,
     return {k: v for k, v in params.items() if v is not None}
 
 
+def requested_scope(found: Discovered) -> str | None:
+    """The scope a connector asks for: every scope the protected resource lists (MCP 2025-11-25, Scope
+    Selection Strategy, when the challenge names none), or none at all."""
+    scopes = found.resource.get("scopes_supported")
+    if isinstance(scopes, list) and scopes and all(isinstance(s, str) for s in scopes):
+        return " ".join(scopes)
+    return None
+
+
 def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
 
@@ -420,6 +429,7 @@ async def obtain_code(
     client_id = client_id or await register(client, target, found)
     verifier, code_challenge = pkce()
     extra.setdefault("resource", found.endpoint)
+    extra.setdefault("scope", requested_scope(found))
     params = authorization_params(client_id, redirect_uri, code_challenge, **extra)
     authorize_url = found.endpoint_of("authorization_endpoint")
     if credentials or spec.consent == "login":
@@ -477,10 +487,17 @@ async def access_token(client: httpx.AsyncClient, grant: Grant) -> str:
     return token
 
 
-def assert_oauth_error(response: httpx.Response, *errors: str, statuses: tuple[int, ...] = (400,)) -> dict[str, Any]:
-    """RFC 6749 §5.2: the status, a JSON object whose ``error`` is one of ``errors``."""
+CLIENT_ERRORS = tuple(range(400, 500))
+
+
+def assert_oauth_error(
+    response: httpx.Response, *errors: str, statuses: tuple[int, ...] = CLIENT_ERRORS
+) -> dict[str, Any]:
+    """RFC 6749 §5.2: a refusal (by default any 4xx: §5.2 describes 400 without a keyword, OAUTH-TOKEN-010
+    holds servers to it), a JSON object whose ``error`` is one of ``errors``."""
+    wanted = "4xx" if statuses == CLIENT_ERRORS else " or ".join(map(str, statuses))
     assert response.status_code in statuses, (
-        f"expected HTTP {' or '.join(map(str, statuses))} with {' or '.join(errors)}, got {excerpt(response)}"
+        f"expected HTTP {wanted} with {' or '.join(errors)}, got {excerpt(response)}"
     )
     body = json_object(response)
     assert body.get("error") in errors, f"error is {body.get('error')!r}, expected {' or '.join(errors)}"

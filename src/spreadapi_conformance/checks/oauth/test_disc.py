@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..mcp._support import JSON_RPC_HEADERS, initialize_message
 from ..premise import not_applicable
 from ._support import (
     SINGLE,
@@ -33,14 +34,16 @@ async def test_multi_service_endpoint_leads_to_its_metadata(client, target):
 async def test_single_service_endpoint_leads_to_its_metadata(client, target, which):
     """OAUTH-DISC-002 MUST: a single-service endpoint's protected-resource metadata (from a protected
     endpoint's 401; for a public one at the RFC 9728 well-known URL) names exactly that endpoint's URL."""
+    oauth_spec(target)
     if which == "fixed":
         fixed = [r for r in resources(target) if r.option == SINGLE and r.fixture is None]
         if not fixed:
             not_applicable("the target file names no fixed single-service MCP endpoint")
         endpoint = target.base_url.rstrip("/") + fixed[0].path
+        if (await client.post(endpoint, json=initialize_message(), headers=JSON_RPC_HEADERS)).status_code != 401:
+            not_applicable(f"{fixed[0].what} answers without a credential: it is not protected")
         found = await discover(client, endpoint)
     else:
-        oauth_spec(target)
         endpoint = target.url("single_service_mcp", fixture=which)
         found = await single_service(client, target, which)
     assert found.resource["resource"] == endpoint

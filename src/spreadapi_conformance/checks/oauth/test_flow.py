@@ -41,6 +41,7 @@ from ._support import (
     pkce,
     query_of,
     register,
+    requested_scope,
     resources,
     single_service_resource,
     structured,
@@ -150,8 +151,9 @@ async def test_token_for_a_foreign_resource_does_not_open_the_endpoint(mcp_targe
     found = await discovered(client, mcp_target, resource)
     client_id = await register(client, mcp_target, found)
     verifier, code_challenge = pkce()
+    scope = requested_scope(found)
     params = authorization_params(
-        client_id, spec.redirect_uri, code_challenge, **resource.params, resource=FOREIGN_RESOURCE
+        client_id, spec.redirect_uri, code_challenge, **resource.params, resource=FOREIGN_RESOURCE, scope=scope
     )
     try:
         authorized = await authorize(

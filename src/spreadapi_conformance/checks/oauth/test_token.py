@@ -82,7 +82,8 @@ async def test_unsupported_grant_type(client, target, grant_type):
 @pytest.mark.parametrize("case", ["empty", "no-grant-type", "no-code"])
 async def test_malformed_request_is_invalid_request(client, target, case):
     """OAUTH-TOKEN-007 MUST: a malformed token request (no grant_type, no code) from a registered client is
-    400 invalid_request; an empty body, which names no client, may also be 401 invalid_client (RFC 6749 §5.2)."""
+    refused with invalid_request; an empty body, which names no client, may also be invalid_client (RFC 6749
+    §5.2)."""
     found = await endpoints(client, target)
     redirect_uri = oauth_spec(target).redirect_uri
     client_id = await register(client, target, found)
@@ -94,7 +95,7 @@ async def test_malformed_request_is_invalid_request(client, target, case):
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     response = await client.post(found.endpoint_of("token_endpoint"), data=data, headers=headers)
     if case == "empty":
-        assert_oauth_error(response, "invalid_request", "invalid_client", statuses=(400, 401))
+        assert_oauth_error(response, "invalid_request", "invalid_client")
     else:
         assert_oauth_error(response, "invalid_request")
 
@@ -122,3 +123,12 @@ async def test_token_response_says_how_long_it_lasts(client, target):
     assert isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0, (
         f"expires_in is {expires_in!r}"
     )
+
+
+async def test_errors_other_than_invalid_client_are_400(client, target):
+    """OAUTH-TOKEN-010 MUST: the token endpoint answers its errors other than invalid_client with HTTP 400
+    (a reused code, here)."""
+    code = await any_grant(client, target)
+    first = await redeem(client, code)
+    assert first.status_code == 200, f"the first exchange: {excerpt(first)}"
+    assert_oauth_error(await redeem(client, code), "invalid_grant", statuses=(400,))
