@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from .answers import json_object
 from .premise import not_applicable
 
 NO_ADMIN = (
@@ -41,7 +42,7 @@ class Admin:
     async def _post(self, path: str, body: dict[str, Any], status: int) -> dict[str, Any]:
         response = await self.client.post(path, json=body, headers={"Authorization": f"Bearer {self.token}"})
         assert response.status_code == status, f"POST {path}: {excerpt(response)}"
-        return response.json()
+        return json_object(response)
 
     async def issue_mcp_token(self, *service_ids: str) -> str:
         return (await self._post("/admin/mcp-tokens/issue", {"services": list(service_ids)}, 201))["token"]

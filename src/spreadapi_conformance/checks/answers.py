@@ -65,3 +65,21 @@ def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 def _names(kind: type | tuple[type, ...]) -> str:
     return " or ".join(k.__name__ for k in _kinds(kind))
+
+
+def named_values(document: Any, key: str, what: str = "the answer") -> dict[str, Any]:
+    """``{item["name"]: item["value"]}`` of ``document[key]``, a list of ``{name, value}`` objects (an execute
+    body's ``outputs`` and ``inputs``), asserting that shape."""
+    items = field(document, key, kind=list, what=what)
+    shapeless = [i for i in items if not (isinstance(i, dict) and isinstance(i.get("name"), str) and "value" in i)]
+    assert not shapeless, f"{what}'s {key} holds items that are not {{name, value}}: {str(shapeless[0])[:120]}"
+    return {i["name"]: i["value"] for i in items}
+
+
+def objects(document: Any, key: str, what: str = "the answer") -> list[dict[str, Any]]:
+    """``document[key]``, asserting it is a list of JSON objects."""
+    items = field(document, key, kind=list, what=what)
+    assert all(isinstance(i, dict) for i in items), (
+        f"{what}'s {key} holds items that are not objects: {str(items)[:160]}"
+    )
+    return items

@@ -3,7 +3,8 @@
 - ``passed``;
 - ``failed``: the target broke what the check asserts: an ``AssertionError`` or ``pytest.fail`` in the
   check, a transport error (the target closed the connection, did not answer in time, spoke broken HTTP),
-  a JSON-RPC error where the check expected a result, the check's time limit (it says what it waited for);
+  a JSON-RPC error where the check expected a result, a server message the MCP SDK finds invalid against
+  the protocol's schema, the check's time limit (it says what it waited for);
 - ``error``: any other exception, raised by the kit's own code (a check that indexed an answer it had not
   judged, a crash in a helper, a request the credential guard refused): a defect of the kit, never the
   target's failure; the report keeps its traceback;
@@ -43,10 +44,26 @@ def _target_failure_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+# The MCP SDK validates what the server sends into these models; a ValidationError of one of them is the
+# server's answer failing the protocol's schema, not the kit's own code (which builds only request models).
+SERVER_MESSAGE_MODELS = ("JSONRPCMessage", "JSONRPCResponse", "JSONRPCError", "ServerNotification", "ServerRequest")
+
+
+def _server_message_invalid(exc: BaseException) -> bool:
+    try:
+        from pydantic import ValidationError
+    except ImportError:  # pragma: no cover (the MCP SDK brings it)
+        return False
+    title = getattr(exc, "title", "") if isinstance(exc, ValidationError) else ""
+    return bool(title) and (title.endswith("Result") or title in SERVER_MESSAGE_MODELS)
+
+
 def is_target_failure(exc: BaseException) -> bool:
     """True when ``exc`` says the target broke something; an exception group only when all of it does."""
     if isinstance(exc, BaseExceptionGroup):
         return all(is_target_failure(inner) for inner in exc.exceptions)
+    if _server_message_invalid(exc):
+        return True
     from ..offtarget import OffTargetRequest
 
     return isinstance(exc, _target_failure_types()) and not isinstance(exc, OffTargetRequest)

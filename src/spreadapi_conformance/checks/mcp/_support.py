@@ -28,6 +28,7 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 from spreadapi_conformance.fixtures import load_services
 from spreadapi_conformance.report import evidence
 
+from ..answers import field
 from ..premise import not_applicable
 from ..rest._support import ok_json
 
@@ -428,9 +429,9 @@ def prm_url(base_url: str, path: str) -> str:
     return f"{base_url.rstrip('/')}/.well-known/oauth-protected-resource{path}"
 
 
-def rest_result(body: dict[str, Any]) -> dict[str, Any]:
+def rest_result(body: Any, what: str = "the result") -> dict[str, Any]:
     """The parts of an execute body that must be identical over MCP (timings and stamps differ)."""
-    return {"service": body["service"], "inputs": body["inputs"], "outputs": body["outputs"]}
+    return {key: field(body, key, what=what) for key in ("service", "inputs", "outputs")}
 
 
 def tool_json(result: types.CallToolResult) -> Any:

@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 from spreadapi_conformance.fixtures import InputDef, ServiceDef
 from spreadapi_conformance.strategies import valid_inputs
 
+from ..answers import json_object
 from ..premise import not_applicable
 from ..rest._support import golden_id, golden_params
 from ._support import (
@@ -313,7 +314,7 @@ async def test_bridge_with_an_mcp_token(mcp_target, client):
         assert [t.name for t in (await session.list_tools()).tools] == BRIDGE_TOOLS
         result = await session.call_tool("spreadapi_calc", {"serviceId": service_id, "inputs": inputs})
     assert not result.is_error, result
-    assert rest_result(result.structured_content) == rest_result(response.json())
+    assert rest_result(result.structured_content) == rest_result(json_object(response), "the REST answer")
 
 
 @pytest.mark.parametrize("fixture_id", FIXTURE_IDS)
@@ -327,4 +328,4 @@ def test_calc_over_mcp_equals_execute(target, fixture_id, drawn_revisions, data)
     response, result = asyncio.run(both(target, fixture_id, inputs, revision))
     assert response.status_code == 200, f"REST refused valid inputs {inputs!r}: {response.text[:300]}"
     assert not result.is_error, f"MCP refused valid inputs {inputs!r}: {tool_text(result)}"
-    assert rest_result(result.structured_content) == rest_result(response.json()), inputs
+    assert rest_result(result.structured_content) == rest_result(json_object(response), "the REST answer"), inputs

@@ -19,6 +19,8 @@ from referencing.jsonschema import DRAFT202012
 
 from spreadapi_conformance.fixtures import InputDef, load_services
 
+from ..answers import json_value
+
 FIXTURE_IDS = tuple(load_services())
 DOCUMENTS = ("platform", *FIXTURE_IDS)  # what document_of takes: the platform document, or a fixture id
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -49,14 +51,17 @@ async def fetch_document(client: httpx.AsyncClient, path: str) -> tuple[httpx.Re
     assert response.headers.get("content-type", "").startswith("application/json"), (
         f"GET {path}: the document is not served as JSON: {excerpt(response)}"
     )
-    document = response.json()
+    document = json_value(response)
     assert isinstance(document, dict), f"GET {path}: the document is not a JSON object: {excerpt(response)}"
     return response, document
 
 
 def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(path, method, operation object) for every operation of the document."""
-    for path, item in (document.get("paths") or {}).items():
+    """(path, method, operation object) for every operation of the document (an AssertionError when its
+    paths are not an object of path items)."""
+    paths = document.get("paths") or {}
+    assert isinstance(paths, dict), f"the document's paths are {type(paths).__name__}, not an object"
+    for path, item in paths.items():
         for method in HTTP_METHODS:
             if isinstance(item, dict) and isinstance(item.get(method), dict):
                 yield path, method, item[method]
@@ -230,7 +235,7 @@ def assert_conforms(document: dict[str, Any], path: str, method: str, response: 
         f"{excerpt(response)}"
     )
     errors = schema_errors(
-        document, response_schema_pointer(document, path, method, response.status_code), response.json()
+        document, response_schema_pointer(document, path, method, response.status_code), json_value(response)
     )
     assert not errors, (
         f"{method.upper()} {path} HTTP {response.status_code} does not match the documented schema: {errors[:5]}; "

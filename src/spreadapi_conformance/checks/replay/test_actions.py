@@ -24,6 +24,7 @@ import pytest
 
 from spreadapi_conformance.oracle import differences, expected_outputs
 
+from ..answers import json_object, json_value, named_values
 from ..openapi._support import (
     FIXTURE_IDS,
     OPERATION_ID,
@@ -60,8 +61,8 @@ def import_problems(target: Any, response: httpx.Response) -> tuple[list[str], d
     if response.status_code != 200:
         return [f"the document is not served: {excerpt(response)}"], None
     try:
-        document = response.json()
-    except ValueError:
+        document = json_value(response)
+    except AssertionError:
         return [f"the document is not JSON: {excerpt(response)}"], None
     if not isinstance(document, dict):
         return ["the document is not a JSON object"], None
@@ -162,7 +163,11 @@ async def test_calculate_as_an_action_equals_the_oracle(client, target, fixture_
             continue
         if took > ACTION_TIMEOUT or len(response.text) >= PAYLOAD_LIMIT:
             failures.append(f"{case['title']}: {took:.1f} s, {len(response.text)} characters")
-        outputs = {o["name"]: o["value"] for o in response.json().get("outputs", [])}
+        try:
+            outputs = named_values(json_object(response), "outputs", "the answer")
+        except AssertionError as exc:
+            failures.append(f"{case['title']}: {exc}")
+            continue
         if diff := differences(outputs, expected_outputs(fixture_id, case["cells"])):
             failures.append(f"{case['title']}: outputs differ {{name: (server, oracle)}}: {diff}")
     assert not failures, "; ".join(failures)

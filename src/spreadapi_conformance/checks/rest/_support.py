@@ -11,6 +11,8 @@ import httpx
 
 from spreadapi_conformance.fixtures import ServiceDef, load_services
 
+from ..answers import excerpt, json_value, named_values
+
 TRACEBACK = "Traceback (most recent call last)"
 NOT_FOUND_BODY = {"error": "Not found", "message": "Service not found or not published"}
 FIXTURE_IDS = tuple(load_services())
@@ -60,16 +62,8 @@ def request_once(target: Any, method: str, url: str, **kwargs: Any) -> httpx.Res
     return asyncio.run(go())
 
 
-def excerpt(response: httpx.Response, size: int = 400) -> str:
-    """What the server answered, for assertion messages."""
-    return f"HTTP {response.status_code} {response.headers.get('content-type', '')!r} body={response.text[:size]!r}"
-
-
 def json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        raise AssertionError(f"the body is not JSON: {excerpt(response)}") from None
+    return json_value(response)
 
 
 def ok_json(response: httpx.Response) -> dict[str, Any]:
@@ -94,11 +88,11 @@ def error_json(response: httpx.Response, status: int | tuple[int, ...]) -> dict[
 
 
 def outputs_of(body: dict[str, Any]) -> dict[str, Any]:
-    return {o["name"]: o["value"] for o in body["outputs"]}
+    return named_values(body, "outputs", "the execute body")
 
 
 def echo_of(body: dict[str, Any]) -> dict[str, Any]:
-    return {i["name"]: i["value"] for i in body["inputs"]}
+    return named_values(body, "inputs", "the execute body")
 
 
 def golden_params() -> list[tuple[str, int]]:

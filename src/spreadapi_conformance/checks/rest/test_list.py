@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from ..answers import objects
 from ._support import FIXTURE_IDS, error_json, excerpt, ok_json
 
 pytestmark = pytest.mark.conformance
@@ -115,7 +116,7 @@ async def test_details_inputs(client, target, fixture_id):
     """REST-LIST-010 MUST: details list every input with name, type and required, as defined (2.9);
     no token needed, even for a private service."""
     body = await details(client, target, fixture_id)
-    got = {i.get("name"): i for i in body.get("inputs", [])}
+    got = {i.get("name"): i for i in objects(body, "inputs", "the details")}
     for spec in target.fixture(fixture_id).inputs:
         assert spec.name in got, f"input {spec.name!r} missing from {body.get('inputs')!r}"
         item = got[spec.name]
@@ -127,7 +128,7 @@ async def test_details_inputs(client, target, fixture_id):
 async def test_details_outputs(client, target, fixture_id):
     """REST-LIST-011 MUST: details list every output by name (2.9)."""
     body = await details(client, target, fixture_id)
-    names = [o.get("name") for o in body.get("outputs", [])]
+    names = [o.get("name") for o in objects(body, "outputs", "the details")]
     assert names == [o.name for o in target.fixture(fixture_id).outputs], f"outputs {body.get('outputs')!r}"
 
 

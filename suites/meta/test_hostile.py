@@ -1,0 +1,49 @@
+"""Every check survives hostile answers: certify against a deployment whose every answer (but the listing
+pre-flight needs) is deep, huge, truncated, wrong-typed or not JSON ends with failures that say what came, and
+not one ``error`` (an exception in the kit's own code). Every check family runs: REST, OpenAPI, OAuth (consent
+by form), MCP (raw HTTP and the SDK client), the replays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ..serve.conftest import uvicorn_thread
+from ._hostile import MODES, hostile_app
+from .conftest import SECRET_MCP_TOKEN, SECRET_QUOTE_TOKEN, certify
+
+pytestmark = pytest.mark.live
+
+
+def target_file(directory: Path, base_url: str) -> Path:
+    path = directory / "hostile.toml"
+    path.write_text(
+        f"""base_url = "{base_url}"
+[services.loan-calculator]
+fixture = "loan-calculator"
+[services.quote]
+fixture = "quote"
+public = false
+token = "{SECRET_QUOTE_TOKEN}"
+[services.edge-cases]
+fixture = "edge-cases"
+[mcp_tokens]
+all = "{SECRET_MCP_TOKEN}"
+[oauth]
+registration = true
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_check_crashes_on_hostile_answers(mode: str, tmp_path: Path):
+    with uvicorn_thread(hostile_app(mode), name=f"hostile-{mode}") as base:
+        run = certify(tmp_path / "reports", "--target", str(target_file(tmp_path, base)), "--no-progress", timeout=900)
+    assert run.returncode in (1, 3), f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    checks = run.json()["checks"]
+    errors = {c["id"]: (c["reason"] or "")[:300] for c in checks if c["outcome"] == "error"}
+    assert not errors, f"{len(errors)} checks raised in the kit's own code on {mode} answers: {errors}"
+    assert sum(c["outcome"] == "failed" for c in checks) > 50, "the hostile answers failed too few checks"
