@@ -50,6 +50,7 @@ class CertifyRequest:
     bridge_command: str | None = None  # the Claude Desktop replay's stdio bridge (default: ours)
     progress: bool = True
     workers: int | None = None  # checks run at once (pytest-xdist); None: DEFAULT_WORKERS live, 0 in process
+    check_timeout: float | None = None  # s: one check's time limit; None: the plugin's default
 
 
 # A live target is checked by this many pytest-xdist workers at once: its checks mostly wait on the network
@@ -110,6 +111,8 @@ def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...]
         raise CertifyError(f"unknown option {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
     if request.max_rps is not None and request.max_rps <= 0:
         raise CertifyError("--max-rps must be a positive number")
+    if request.check_timeout is not None and request.check_timeout < 0:
+        raise CertifyError("--check-timeout must be 0 (no limit) or a positive number of seconds")
     if request.workers is not None and not 0 <= request.workers <= 32:
         raise CertifyError("--workers must be between 0 (one check at a time) and 32")
     if workers(request) and importlib.util.find_spec("xdist") is None:
@@ -224,6 +227,8 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
     if request.bridge_command:
         args.append(f"--spreadapi-bridge-command={request.bridge_command}")
     args += [f"--spreadapi-mcp-revision={revision}" for revision in revisions]
+    if request.check_timeout is not None:
+        args.append(f"--spreadapi-check-timeout={request.check_timeout}")
 
     plugin = ConformancePlugin(
         load_catalog(),

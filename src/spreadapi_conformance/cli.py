@@ -204,6 +204,14 @@ def certify(
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    check_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="One check's time limit in seconds (default 120, stretched under --max-rps; 0: none). A check "
+            "that runs out fails, naming the request it waited for.",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -233,6 +241,7 @@ def certify(
         bridge_command=bridge_command,
         progress=progress,
         workers=workers,
+        check_timeout=check_timeout,
     )
     raise typer.Exit(run(request))
 

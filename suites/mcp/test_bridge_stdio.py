@@ -59,7 +59,7 @@ BRIDGE = [sys.executable, "-m", "spreadapi_conformance", "bridge"]
 MODES = ["public", "private", "bridge"]
 MODE_SERVICE = {"public": "loan-calculator", "private": "quote"}  # bridge mode: every service
 # Inputs the service refuses (a fractional year; a quantity that is no number): an isError result.
-INVALID = {"loan-calculator": {"principal": 250000, "rate": 0.05, "years": 2.5}, "quote": {"quantity": "lots"}}
+INVALID = {"loan-calculator": {"principal": 250000, "rate": 0.05, "years": 99}, "quote": {"quantity": "lots"}}
 
 
 @pytest.fixture(scope="module")

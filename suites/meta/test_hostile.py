@@ -47,3 +47,52 @@ def test_no_check_crashes_on_hostile_answers(mode: str, tmp_path: Path):
     errors = {c["id"]: (c["reason"] or "")[:300] for c in checks if c["outcome"] == "error"}
     assert not errors, f"{len(errors)} checks raised in the kit's own code on {mode} answers: {errors}"
     assert sum(c["outcome"] == "failed" for c in checks) > 50, "the hostile answers failed too few checks"
+
+
+def stalling_app():
+    """A deployment that lists its services, then never answers anything else."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from ._hostile import LISTING
+
+    async def listing(request):
+        return JSONResponse(LISTING)
+
+    async def stall(request):
+        await asyncio.sleep(3600)
+
+    methods = ["GET", "POST", "DELETE"]
+    return Starlette(routes=[Route("/api/v1/services", listing), Route("/{rest:path}", stall, methods=methods)])
+
+
+def test_a_check_that_waits_too_long_fails_naming_what_it_waited_for(tmp_path: Path):
+    """A target that never answers costs each check its time limit, not the client's 30 s per request or
+    the SDK's wait forever: the check fails and says which request it was waiting for."""
+    with uvicorn_thread(stalling_app(), name="stalling") as base:
+        target = tmp_path / "stalling.toml"  # a public service only: pre-flight just lists
+        target.write_text(f'base_url = "{base}"\n[services.loan-calculator]\nfixture = "loan-calculator"\n')
+        run = certify(
+            tmp_path / "reports",
+            "--target",
+            str(target),
+            "--check-timeout",
+            "2",
+            "-k",
+            "test_golden_post_outputs or test_handshake_at_each_revision",
+            "--mcp-revision",
+            "2025-11-25",
+            "--no-progress",
+            timeout=300,
+        )
+    report = run.json()
+    checks = {c["id"]: c for c in report["checks"]}
+    for rid, method in (("REST-EXEC-001", "POST"), ("MCP-HTTP-001", "POST")):  # 001's quote variants: n/a
+        check = checks[rid]
+        assert check["outcome"] in ("failed", "warning"), (rid, check["outcome"], check["reason"])
+        waited = f"waiting for the answer to {method} {base}"
+        assert "time limit" in check["reason"] and waited in check["reason"], check
+    assert report["run"]["duration_s"] < 120, report["run"]["duration_s"]

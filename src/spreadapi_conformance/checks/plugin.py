@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import inspect
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,6 +35,8 @@ import pytest_asyncio
 
 CONFORMANCE = "conformance"
 EXAMPLES = 25  # generated examples per property check and parameter
+CHECK_TIMEOUT = 120.0  # s: a check's time limit; the slowest sound checks take a few seconds
+PACED_REQUESTS = 40  # requests a check may make under --spreadapi-max-rps before its limit counts
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,6 +57,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="CMD",
         help="the stdio bridge the Claude Desktop replay launches, as one shell-quoted command line "
         '(e.g. "npx spreadapi-mcp"; default: this package\'s own "spreadapi-conformance bridge")',
+    )
+    group.addoption(
+        "--spreadapi-check-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=CHECK_TIMEOUT,
+        help=f"the time limit of one check (default {CHECK_TIMEOUT:g} s, stretched under --spreadapi-max-rps; "
+        "0: none); a check that runs out fails, saying which request it waited for",
     )
     group.addoption(
         "--spreadapi-mcp-revision",
@@ -110,6 +122,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for function in {id(item.function): item.function for item in checks}.values():
         if getattr(function, "is_hypothesis_test", False):
             property_settings(live)(function)
+    limit = check_timeout(config)
+    for item in checks:
+        item.stash[TIME_LIMIT] = limit
+
+
+def check_timeout(config: pytest.Config) -> float:
+    """A check's time limit: --spreadapi-check-timeout, plus the pacing of PACED_REQUESTS at --spreadapi-max-rps."""
+    limit = config.getoption("--spreadapi-check-timeout") or 0.0
+    rate = config.getoption("--spreadapi-max-rps")
+    return limit + PACED_REQUESTS / rate if limit and rate else limit
+
+
+TIME_LIMIT = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Run a check under its time limit: when it runs out, the check fails with CheckTimeout (a SIGALRM timer:
+    checks run in the main thread, one at a time per process, certify's workers included)."""
+    limit = item.stash.get(TIME_LIMIT, 0.0)
+    if not limit or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return (yield)
+    from ..report.outcomes import CheckTimeout
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CheckTimeout(f"the check's time limit ({limit:g} s) ran out")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def property_settings(live: bool) -> Any:

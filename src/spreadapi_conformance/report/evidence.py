@@ -133,6 +133,15 @@ class Recorder:
                         response.stream = _watching(response.stream, exchange.seen)
                     return
 
+    def pending(self, masker: Masker | None = None) -> str | None:
+        """The request still waiting for its answer (the last one sent without a response), masked."""
+        with self._lock:
+            waiting = [e for e in self.exchanges if e.response is None and e.error is None]
+        if not waiting:
+            return None
+        request = waiting[-1].request
+        return (masker or Masker()).text(f"{request.method} {request.url}")
+
     def evidence(self, masker: Masker | None = None) -> list[dict[str, Any]]:
         """The kept exchanges as JSON-ready dicts, masked, bodies cut to :data:`BODY_LIMIT`."""
         masker = masker or Masker()

@@ -24,6 +24,10 @@ NOT_APPLICABLE = "not applicable: "  # the reason of a premise's skip starts wit
 TRACEBACK_LIMIT = 6000  # characters of an error's traceback kept in the report
 
 
+class CheckTimeout(TimeoutError):
+    """A check's time limit ran out while it waited on the target (checks/plugin.py sets the limit)."""
+
+
 def _target_failure_types() -> tuple[type[BaseException], ...]:
     import httpx
     from _pytest.outcomes import Failed

@@ -24,8 +24,8 @@ import pytest
 
 from ..catalog import Requirement
 from .masking import Masker
-from .outcomes import ERROR, FAILED, NOT_APPLICABLE, NOT_APPLICABLE_OUTCOME, PASSED, SKIPPED
-from .worker import EVIDENCE, OUTCOME, REQUESTS, REQUIREMENT, TRACEBACK, properties
+from .outcomes import ERROR, FAILED, NOT_APPLICABLE, NOT_APPLICABLE_OUTCOME, PASSED, SKIPPED, CheckTimeout
+from .worker import EVIDENCE, OUTCOME, REQUESTS, REQUIREMENT, TRACEBACK, WAITED, properties
 
 EVIDENCE_TESTS = 3  # failing tests of one requirement whose exchanges go into the report
 REASON_LIMIT = 2000
@@ -146,7 +146,10 @@ class ConformancePlugin:
         masker = self.masker()
         result.outcome = outcome
         if outcome in (FAILED, ERROR):
-            result.reason = masker.text(_failure_reason(report))[:REASON_LIMIT]
+            reason = _failure_reason(report).replace(f"{CheckTimeout.__module__}.", "")
+            if sent.get(WAITED):
+                reason = f"{reason.splitlines()[0]}, waiting for the answer to {sent[WAITED]}"
+            result.reason = masker.text(reason)[:REASON_LIMIT]
             result.evidence = masker.obj(sent.get(EVIDENCE) or [])
             result.requests = sent.get(REQUESTS, 0)
             if outcome == ERROR:

@@ -20,14 +20,15 @@ import pytest
 from ..catalog import docstring_requirement, load_catalog
 from . import evidence
 from .masking import Masker
-from .outcomes import ERROR, FAILED, TRACEBACK_LIMIT, outcome_of
+from .outcomes import ERROR, FAILED, TRACEBACK_LIMIT, CheckTimeout, outcome_of
 
 REQUIREMENT = "spreadapi.requirement"
 OUTCOME = "spreadapi.outcome"
 EVIDENCE = "spreadapi.evidence"
 REQUESTS = "spreadapi.requests"
 TRACEBACK = "spreadapi.traceback"
-KEYS = (REQUIREMENT, OUTCOME, EVIDENCE, REQUESTS, TRACEBACK)
+WAITED = "spreadapi.waited"  # the request a check was waiting on when its time ran out
+KEYS = (REQUIREMENT, OUTCOME, EVIDENCE, REQUESTS, TRACEBACK, WAITED)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,6 +90,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if recorder is not None:
             report.user_properties.append((EVIDENCE, recorder.evidence(masker)))
             report.user_properties.append((REQUESTS, recorder.total))
+            timed_out = call.excinfo is not None and call.excinfo.errisinstance(CheckTimeout)
+            if timed_out and (waiting := recorder.pending(masker)):
+                report.user_properties.append((WAITED, waiting))
         if outcome == ERROR:
             text = str(report.longrepr)
             report.user_properties.append((TRACEBACK, masker.text(text[-TRACEBACK_LIMIT:])))

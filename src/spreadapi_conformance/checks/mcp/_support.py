@@ -37,6 +37,9 @@ REVISIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
 MODERN = MODERN_PROTOCOL_VERSIONS[-1]
 LATEST = LATEST_HANDSHAKE_VERSION
 ACCEPT = "application/json, text/event-stream"
+# s: how long the SDK client waits for the answer to one request (a server that answers with the wrong id, or
+# not at all, fails the check with a timeout instead of holding it until the check's own limit).
+REQUEST_TIMEOUT = 30.0
 JSON_RPC_HEADERS = {"accept": ACCEPT, "content-type": "application/json"}
 SERVICE_TOOLS = ["spreadapi_calc", "spreadapi_batch", "spreadapi_get_details"]
 BRIDGE_TOOLS = ["spreadapi_list_services", "spreadapi_get_service_details", "spreadapi_calc", "spreadapi_batch"]
@@ -238,7 +241,7 @@ async def mcp_session(
     async with (
         http2_client(app, base_url, token, hooks=hooks) as http,
         streamable_http_client(base_url.rstrip("/") + path, http_client=http) as (read, write),
-        ClientSession(read, write) as session,
+        ClientSession(read, write, read_timeout_seconds=REQUEST_TIMEOUT) as session,
     ):
         await handshake(session, revision)
         yield session

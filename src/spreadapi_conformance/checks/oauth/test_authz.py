@@ -9,20 +9,52 @@ from __future__ import annotations
 
 import pytest
 
-from ._support import assert_no_code, authorization_params, endpoints, oauth_spec, pkce, register
+from ..answers import excerpt
+from ..premise import control_failed
+from ._support import (
+    REDIRECTS,
+    assert_no_code,
+    authorization_params,
+    endpoints,
+    oauth_spec,
+    pkce,
+    redirect_parameters,
+    register,
+    requested_scope,
+    same_redirect,
+)
 
 pytestmark = pytest.mark.conformance
 
 
+_CONTROL: dict[str, str | None] = {}  # base URL -> how a valid request was refused (None: it was not)
+
+
+def refused(response, redirect_uri: str) -> bool:
+    if response.status_code in REDIRECTS:
+        location = response.headers.get("location", "")
+        return same_redirect(location, redirect_uri) and "error" in redirect_parameters(location)
+    return response.status_code >= 400
+
+
 async def request(client, target, **changes):
-    """GET the authorization endpoint with a valid request (a fresh client, S256, state, resource) changed."""
+    """GET the authorization endpoint with a valid request (a fresh client, S256, state, resource, the
+    resource's scopes) changed. Its control, once per run: the unchanged request is not refused, so that a
+    refusal of the changed one is due to the change."""
     found = await endpoints(client, target)
     redirect_uri = oauth_spec(target).redirect_uri
     client_id = changes.pop("client_id", None) or await register(client, target, found)
-    params = authorization_params(client_id, redirect_uri, pkce()[1], resource=found.endpoint)
-    params.update(changes)
-    params = {k: v for k, v in params.items() if v is not None}
-    return await client.get(found.endpoint_of("authorization_endpoint"), params=params), redirect_uri
+    valid = authorization_params(
+        client_id, redirect_uri, pkce()[1], resource=found.endpoint, scope=requested_scope(found)
+    )
+    authorize_url = found.endpoint_of("authorization_endpoint")
+    if target.base_url not in _CONTROL:
+        control = await client.get(authorize_url, params=valid)
+        _CONTROL[target.base_url] = excerpt(control) if refused(control, redirect_uri) else None
+    if _CONTROL[target.base_url]:
+        control_failed(f"a valid authorization request is refused too: {_CONTROL[target.base_url]}")
+    params = {k: v for k, v in {**valid, **changes}.items() if v is not None}
+    return await client.get(authorize_url, params=params), redirect_uri
 
 
 async def test_missing_code_challenge_issues_no_code(client, target):

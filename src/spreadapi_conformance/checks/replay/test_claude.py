@@ -23,6 +23,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from spreadapi_conformance.target import DEFAULT_PATHS
 
+from ..mcp._support import REQUEST_TIMEOUT
 from ..oauth._support import oracle_problem, structured
 from ..premise import not_applicable
 
@@ -54,7 +55,9 @@ async def claude(command: list[str], env: dict[str, str]) -> AsyncIterator[Clien
         async with contextlib.AsyncExitStack() as stack:
             try:
                 read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
-                session = await stack.enter_async_context(ClientSession(read, write))
+                session = await stack.enter_async_context(
+                    ClientSession(read, write, read_timeout_seconds=REQUEST_TIMEOUT)
+                )
                 async with asyncio.timeout(START_TIMEOUT):
                     await session.initialize()
             except Exception as exc:
