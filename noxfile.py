@@ -1,55 +1,77 @@
-"""Sessions: tests (everything), lint, certify (the main job), notebooks, bench. `nox -l` lists them."""
+"""Sessions: tests (everything), lint, certify (the main job), notebooks, bench, build. `nox -l` lists them.
+
+Every session runs on the interpreter nox itself runs with, which must be one the package supports
+(3.11 to 3.13); any other, and a Python a session asks for that is not there, is an error, never a skip
+that exits 0.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import nox
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_venv = "yes"
-PYTHON = "3.11"
+nox.options.error_on_missing_interpreters = True
+SUPPORTED = ((3, 11), (3, 13))  # the oldest and the newest Python the package supports
 
 
 def _install(session: nox.Session) -> None:
+    oldest, newest = SUPPORTED
+    if not oldest <= sys.version_info[:2] <= newest:
+        session.error(
+            f"Python {sys.version.split()[0]} runs nox; spreadapi-conformance supports {oldest[0]}.{oldest[1]} to "
+            f"{newest[0]}.{newest[1]}: run nox with one of those (e.g. python3.11 -m nox)"
+        )
     session.install("-e", ".[dev]")
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite: reference, engines, store (on the real Redis), serve, conformance checks."""
+    """The whole suite: reference, engines, store (on the real Redis), serve, peers, the checks."""
     _install(session)
-    # Chromium (apt), Node 22 and the pinned npm tools for the browser and official-MCP-suite tests;
-    # about a second when they are already there, so a fresh machine needs no other step.
-    session.run("bash", "scripts/install-tools.sh", external=True)
+    # Chromium (apt), Node 22, the pinned npm tools and the peers for the browser, official-suite and peer
+    # tests; about a second when they are already there, so a fresh machine needs no other step.
+    session.run("bash", "scripts/install-tools.sh", external=True, env={"PYTHON": sys.executable})
     # Two workers, a test file each at a time (module fixtures such as a served deployment stay with
     # their tests): most of the wall time is tests waiting on subprocesses and sockets, not on the CPU.
     session.run("pytest", *(session.posargs or ["-q", "-n", "2", "--dist", "loadfile"]))
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, and the committed fixture workbooks match their build script."""
+    """ruff, the committed fixture workbooks match their build script, docs/requirements.md matches the catalogue."""
     _install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("python", "fixtures/build_workbooks.py", "--check")
+    session.run("python", "scripts/requirements_doc.py", "--check")
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def certify(session: nox.Session) -> None:
     """Certify a target: `nox -s certify` (in-process reference) or `nox -s certify -- --target FILE`."""
     _install(session)
     session.run("spreadapi-conformance", "certify", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def notebooks(session: nox.Session) -> None:
     """Run the walkthrough notebooks: `nox -s notebooks` (the reference) or `nox -s notebooks -- --target FILE`."""
     _install(session)
     session.run("spreadapi-conformance", "notebooks", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: engine latency, REST throughput vs the engine alone, cold start. Figures, not tests."""
     _install(session)
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The wheel, into dist/: `pip install dist/*.whl` gives the command, the checks and the reference."""
+    _install(session)
+    session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", "dist", ".")

@@ -133,3 +133,38 @@ def load_catalog() -> dict[str, Requirement]:
 def area_order(requirement: Requirement) -> tuple[int, str, int]:
     """Report order: areas as in AREAS, then group and number."""
     return (list(AREAS).index(requirement.area), requirement.group, int(requirement.id.rsplit("-", 1)[1]))
+
+
+def requirements_markdown() -> str:
+    """docs/requirements.md: every requirement of the catalogue, by area, as a reader looks one up."""
+    by_area: dict[str, list[Requirement]] = {}
+    for requirement in sorted(load_catalog().values(), key=area_order):
+        by_area.setdefault(requirement.area, []).append(requirement)
+    lines = [
+        "# Requirements",
+        "",
+        "<!-- Generated from src/spreadapi_conformance/catalog.toml by scripts/requirements_doc.py; "
+        "nox -s lint fails when it is stale. -->",
+        "",
+        f"{len(load_catalog())} requirements. Each is checked by one function of "
+        "`src/spreadapi_conformance/checks/<area>/test_<group>.py` whose docstring starts with its ID. The level is",
+        "the keyword of the clause the source names (MUST and MUST NOT decide a verdict); a **policy** says what the",
+        "kit asks beyond its source, and a failure there is reported apart. Sources: [sources.md](sources.md),",
+        "[platform-behaviour.md](platform-behaviour.md). Options:",
+        "",
+        *(f"- `{name}`: {text}" for name, text in OPTIONS.items()),
+    ]
+    escape = str.maketrans({"|": "\\|", "\n": " "})
+    for area, requirements in by_area.items():
+        lines += [
+            "",
+            f"## {area}: {AREAS[area]}",
+            "",
+            "| ID | level | options | requirement | source |",
+            "|---|---|---|---|---|",
+        ]
+        for r in requirements:
+            title = r.title.translate(escape) + (f" **Policy:** {r.policy.translate(escape)}" if r.policy else "")
+            options = ", ".join(r.options)
+            lines.append(f"| {r.id} | {r.level} | {options} | {title} | {r.source.translate(escape)} |")
+    return "\n".join(lines) + "\n"

@@ -269,6 +269,7 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "duration_s": round(duration, 1),
+            "checks_s": round(plugin.checks_took, 1),
             "requested_options": requested,
             "certified_options": certified,
             "select": request.select,
@@ -384,8 +385,8 @@ def _print_summary(out: Console, report: dict[str, Any], masker: Masker, paths: 
     s = report["summary"]
     out.print(
         f"\n{len(checks)} requirements: {s['passed']} passed, {s['failed']} failed, {s['warnings']} warnings, "
-        f"{s['errors']} errors, {s['not_applicable']} not applicable, {s['skipped']} not run "
-        f"({report['run']['tests']} test items in {took:.1f} s)"
+        f"{s['errors']} errors, {s['not_applicable']} not applicable, {s['skipped']} not run; "
+        f"{report['run']['tests']} test items ran in {report['run']['checks_s']:.1f} s ({took:.1f} s with start-up)"
     )
     if report.get("unmapped_tests"):
         out.print(f"[yellow]{len(report['unmapped_tests'])} conformance tests name no catalogue entry[/]")

@@ -20,6 +20,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: flags as flags (no "<bool>" or "<list[str]>" type tags), aligned, one column of text.
+    rich_markup_mode=None,
 )
 
 
@@ -72,35 +74,43 @@ def _without_password(url: str) -> str:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8787,
     redis_url: Annotated[
-        str | None, typer.Option(envvar="REDIS_URL", help="Keep tokens in Redis (redis://…); default: memory.")
+        str | None,
+        typer.Option(metavar="URL", envvar="REDIS_URL", help="Keep tokens in Redis (redis://…); default: memory."),
     ] = None,
     store_prefix: Annotated[
-        str, typer.Option(help="Prefix for every Redis key, to share one Redis between deployments.")
+        str, typer.Option(metavar="PREFIX", help="Prefix for every Redis key, to share one Redis between deployments.")
     ] = "",
     base_url: Annotated[
-        str | None, typer.Option(help="The URL this server advertises; default http://HOST:PORT.")
+        str | None, typer.Option(metavar="URL", help="The URL this server advertises; default http://HOST:PORT.")
     ] = None,
     write_target: Annotated[
-        Path | None, typer.Option(help="Write a target file describing this server (holds secrets, mode 600).")
+        Path | None,
+        typer.Option(metavar="FILE", help="Write a target file describing this server (holds secrets, mode 600)."),
     ] = None,
-    engine: Annotated[str, typer.Option(help=f"Spreadsheet engine: {', '.join(ENGINES)}.")] = "formulas",
+    engine: Annotated[
+        str, typer.Option(metavar="ENGINE", help=f"Spreadsheet engine: {', '.join(ENGINES)}.")
+    ] = "formulas",
     service_token: Annotated[
         list[str],
-        typer.Option(help="Pin a service token as SERVICE_ID=svc_tk_…; repeatable. Default: generated."),
+        typer.Option(
+            metavar="ID=TOKEN", help="Pin a service token as SERVICE_ID=svc_tk_…; repeatable. Default: generated."
+        ),
     ] = [],  # noqa: B006 (typer reads the default, it is never mutated)
     redirect_allowlist: Annotated[
         list[str],
         typer.Option(
+            metavar="URI",
             help="Accept this redirect URI at client registration, besides ChatGPT's, Claude's and loopback; "
-            'a trailing "*" makes it a prefix. Repeatable.'
+            'a trailing "*" makes it a prefix. Repeatable.',
         ),
     ] = [],  # noqa: B006
     admin_token: Annotated[
         str | None,
         typer.Option(
+            metavar="TOKEN",
             envvar="SPREADAPI_ADMIN_TOKEN",
             show_default=False,
             help="Enable POST /admin/{mcp,service}-tokens/{issue,revoke} with this bearer token (16+ characters). "
@@ -145,11 +155,15 @@ def serve(
                 admin_token=spec.admin_token,
                 claims=tuple(OPTION_NAMES),  # the reference serves every integration option
             )
-            typer.echo(f"target file written to {write_target}", err=True)
         store = "redis" if redis_url else "memory"
-        typer.echo(
-            f"serving {len(reference.services)} services at {advertised} (store: {store}, engine: {engine})", err=True
+        # On stdout, flushed at once: a script (or a person) waiting for the server reads where it is.
+        print(
+            f"serving {len(reference.services)} services at {advertised} (listening on {host}:{port}; "
+            f"store: {store}, engine: {engine})",
+            flush=True,
         )
+        if write_target:
+            print(f"target file written to {write_target}", flush=True)
 
     try:
         reference = Reference(config, on_seeded=[announce])
@@ -165,7 +179,7 @@ def serve(
 @app.command()
 def certify(
     target: Annotated[
-        Path | None, typer.Option(help="Target file of a deployment (serve --write-target writes one).")
+        Path | None, typer.Option(metavar="FILE", help="Target file of a deployment (serve --write-target writes one).")
     ] = None,
     in_process: Annotated[
         bool, typer.Option("--in-process", help="Certify the embedded reference (the default).")
@@ -174,30 +188,37 @@ def certify(
         list[str],
         typer.Option(
             "--option",
+            metavar="NAME",
             help=f"An integration option to certify; repeatable. Default: every one ({', '.join(OPTION_NAMES)}).",
         ),
     ] = [],  # noqa: B006 (typer reads the default, it is never mutated)
-    report_dir: Annotated[Path, typer.Option(help="Where report.json, junit.xml and report.html go.")] = Path(
-        "reports"
-    ),
+    report_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="Where report.json, junit.xml and report.html go.")
+    ] = Path("reports"),
     max_rps: Annotated[
         float | None,
-        typer.Option(help="At most this many requests per second to a live target (token bucket). Default: no limit."),
+        typer.Option(
+            metavar="N",
+            help="At most this many requests per second to a live target (token bucket). Default: no limit.",
+        ),
     ] = None,
     mcp_revision: Annotated[
         list[str],
         typer.Option(
+            metavar="REVISION",
             help="An MCP revision to check (e.g. 2025-11-25); repeatable. The MCP checks that run at each "
             "revision run only at these; the others are reported as not run. Default: every revision the MCP "
-            "SDK offers. An unknown revision is an error (exit 2)."
+            "SDK offers. An unknown revision is an error (exit 2).",
         ),
     ] = [],  # noqa: B006
     select: Annotated[
-        str | None, typer.Option("-k", "--select", help="Run only the checks matching this pytest -k expression.")
+        str | None,
+        typer.Option("-k", "--select", metavar="EXPR", help="Run only the checks matching this pytest -k expression."),
     ] = None,
     bridge_command: Annotated[
         str | None,
         typer.Option(
+            metavar="CMD",
             envvar="SPREADAPI_BRIDGE_COMMAND",
             help='The stdio bridge the Claude Desktop replay launches, one command line (e.g. "npx spreadapi-mcp"). '
             'Default: "spreadapi-conformance bridge".',
@@ -207,6 +228,7 @@ def certify(
     check_timeout: Annotated[
         float | None,
         typer.Option(
+            metavar="SECONDS",
             help="One check's time limit in seconds (default 120, stretched under --max-rps; 0: none). A check "
             "that runs out fails, naming the request it waited for.",
             show_default=False,
@@ -215,6 +237,7 @@ def certify(
     workers: Annotated[
         int | None,
         typer.Option(
+            metavar="N",
             help="Run this many checks at once (pytest-xdist workers; 0: one at a time). Default: 4 against a "
             "--target (its checks wait on the network; --max-rps is shared among them), 0 in process.",
             show_default=False,
@@ -223,9 +246,9 @@ def certify(
 ) -> None:
     """Run the conformance checks against a target, print a verdict per option, write the reports.
 
-    Exit code 0: every MUST check of the certified options passed. 1: one failed.
-
-    Exit code 2: the target cannot be certified (unreachable, wrong URL, refused token, malformed file)."""
+    Exit code 0: every MUST requirement of the certified options held. 1: one failed. 2: the target cannot
+    be certified (unreachable, wrong URL, refused token, malformed file). 3: nothing failed, but the run is
+    incomplete (a -k subset, a MUST not run). 4: nothing failed, but a check raised in the kit's own code."""
     from .certify import CertifyRequest, run
 
     if target and in_process:
@@ -248,8 +271,12 @@ def certify(
 
 @app.command()
 def checks(
-    option: Annotated[list[str], typer.Option("--option", help="Only the checks of this option; repeatable.")] = [],  # noqa: B006
-    area: Annotated[str | None, typer.Option(help="Only this area: REST, OPENAPI, OAUTH, MCP, REPLAY.")] = None,
+    option: Annotated[
+        list[str], typer.Option("--option", metavar="NAME", help="Only the checks of this option; repeatable.")
+    ] = [],  # noqa: B006
+    area: Annotated[
+        str | None, typer.Option(metavar="AREA", help="Only this area: REST, OPENAPI, OAUTH, MCP, REPLAY.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
 ) -> None:
     """List the requirement catalogue: ID, level, options, title (and source with --json)."""
@@ -259,10 +286,13 @@ def checks(
     from rich.console import Console
     from rich.table import Table
 
-    from .catalog import load_catalog
+    from .catalog import AREAS, load_catalog
 
     if unknown := [o for o in option if o not in OPTION_NAMES]:
         typer.echo(f"error: unknown option {', '.join(unknown)} (known: {', '.join(OPTION_NAMES)})", err=True)
+        raise typer.Exit(2)
+    if area is not None and area.upper() not in AREAS:
+        typer.echo(f"error: unknown area {area} (known: {', '.join(AREAS)})", err=True)
         raise typer.Exit(2)
     selected = [
         r
@@ -272,15 +302,21 @@ def checks(
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in selected], indent=2, ensure_ascii=False))
         return
+    deciding = sum(r.decides_verdict for r in selected)
+    summary = f"{len(selected)} requirements ({deciding} decide a verdict: MUST or MUST NOT without a policy)"
+    if not sys.stdout.isatty():  # piped: one line per requirement, tab-separated, for grep and cut
+        for r in selected:
+            typer.echo("\t".join((r.id, r.level + (" (policy)" if r.policy else ""), ",".join(r.options), r.title)))
+        typer.echo(summary)
+        return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("id", "level", "options", "title"):
         table.add_column(column, overflow="fold")
     for r in selected:
-        table.add_row(r.id, r.level, ", ".join(r.options), r.title)
+        table.add_row(r.id, r.level + (" (policy)" if r.policy else ""), ", ".join(r.options), r.title)
     console = Console(highlight=False)
     console.print(table)
-    must = sum(r.level == "MUST" for r in selected)
-    console.print(f"{len(selected)} requirements ({must} MUST, {len(selected) - must} SHOULD)")
+    console.print(summary)
 
 
 @app.command()
@@ -290,9 +326,12 @@ def notebooks(
         typer.Argument(help="Notebooks to run, by name (default: every one).", show_default=False, metavar="NAME"),
     ] = None,
     target: Annotated[
-        Path | None, typer.Option(help="Target file of a deployment (default: the reference, started per notebook).")
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="Target file of a deployment (default: the reference, started per notebook)."
+        ),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Where the executed copies go.")] = Path("reports/notebooks"),
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Where the executed copies go.")] = Path("reports/notebooks"),
 ) -> None:
     """Execute the walkthrough notebooks (OAuth connector flow, multi-service, single-service options)
     against a target; write the executed copies, outputs included, to --out.

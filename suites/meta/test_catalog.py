@@ -195,3 +195,23 @@ def test_checks_command_lists_the_catalogue():
         [sys.executable, "-m", "spreadapi_conformance", "checks"], capture_output=True, text=True, timeout=60
     )
     assert table.returncode == 0 and f"{len(load_catalog())} requirements" in table.stdout
+
+
+def test_checks_command_refuses_an_unknown_area_and_pipes_one_line_per_entry():
+    unknown = subprocess.run(
+        [sys.executable, "-m", "spreadapi_conformance", "checks", "--area", "GOPHER"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error: unknown area GOPHER (known: REST"), unknown
+    piped = subprocess.run(
+        [sys.executable, "-m", "spreadapi_conformance", "checks", "--area", "oauth"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = piped.stdout.strip().splitlines()
+    expected = [r for r in load_catalog().values() if r.area == "OAUTH"]
+    assert len(lines) == len(expected) + 1, lines[:5]
+    assert [line.split("\t")[0] for line in lines[:-1]] == [r.id for r in expected]

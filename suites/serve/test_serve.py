@@ -105,3 +105,31 @@ def test_bad_configuration_is_one_clear_error(args, message):
     assert result.returncode == 2, result.stderr
     assert message in " ".join(result.stderr.split()), result.stderr
     assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_serve_says_where_it_listens_on_stdout_at_once(tmp_path):
+    """The first lines on stdout, unbuffered: the address, then the target file (a script waits on them)."""
+    import subprocess
+    import sys
+
+    from .conftest import free_port, stop_process
+
+    port = free_port()
+    target = tmp_path / "t.toml"
+    command = [
+        sys.executable,
+        "-m",
+        "spreadapi_conformance",
+        "serve",
+        "--port",
+        str(port),
+        "--write-target",
+        str(target),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        first, second = process.stdout.readline(), process.stdout.readline()
+    finally:
+        stop_process(process)
+    assert first.startswith("serving 3 services at http://127.0.0.1:") and f"127.0.0.1:{port}" in first, first
+    assert second.strip() == f"target file written to {target}", second

@@ -15,6 +15,7 @@ progress bar, and :meth:`ConformancePlugin.results` folds the tests into one res
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class ConformancePlugin:
         self._task: Any = None
         self._counts: Counter[str] = Counter()
         self._order: dict[str, int] = {}  # collection order (under xdist reports arrive as workers finish)
+        self.checks_started: float | None = None  # monotonic: when the first check could start (the bar's zero)
+        self.checks_took: float = 0.0  # s: from then to the last check's end, as the progress bar counts
 
     def masker(self) -> Masker:
         # Built when needed: the target fixture registers the in-process reference's tokens mid-run.
@@ -176,6 +179,8 @@ class ConformancePlugin:
         self.internal_errors.append(self.masker().text(lines[-1] if lines else "internal error"))
 
     def pytest_sessionfinish(self) -> None:
+        if self.checks_started is not None:
+            self.checks_took = time.monotonic() - self.checks_started
         self._stop_progress()
 
     def pytest_unconfigure(self) -> None:
@@ -184,6 +189,8 @@ class ConformancePlugin:
     # -- progress -----------------------------------------------------------------------------------
 
     def _start_progress(self, total: int) -> None:
+        if self.checks_started is None:
+            self.checks_started = time.monotonic()
         if not self.show_progress or self._progress is not None:
             return
         from rich.console import Console
