@@ -222,3 +222,30 @@ def test_unknown_option_and_both_modes_are_refused(tmp_path):
     ):
         run = certify(tmp_path / "reports", *args, timeout=120)
         assert run.returncode == 2 and phrase in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_json_consent_mode_certifies_the_oauth_options(served, tmp_path):
+    """consent = "json" (a single-page consent that posts JSON, as the public SpreadAPI code's does): the kit
+    posts the request and the pasted credential to consent_endpoint and reads the code; the OAuth options pass,
+    and the checks of the redirect's state and iss, which the page's script builds, are not applicable."""
+
+    def json_consent(text: str) -> str:
+        return text.replace("[oauth]\n", '[oauth]\nconsent = "json"\nconsent_endpoint = "/api/oauth/authorize"\n', 1)
+
+    target = rewrite(served, tmp_path / "json-consent.toml", json_consent)
+    assert load_target(target).oauth.consent == "json"
+    run = certify(
+        tmp_path / "reports",
+        "--target",
+        str(target),
+        "--option",
+        "chatgpt-multi-oauth",
+        "--option",
+        "chatgpt-single-oauth",
+    )
+    assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+    checks = {c["id"]: c for c in run.json()["checks"]}
+    for rid in ("OAUTH-FLOW-004", "OAUTH-FLOW-005"):
+        assert checks[rid]["outcome"] == "not-applicable" and "consent = json" in checks[rid]["reason"], checks[rid]
+    for rid in ("OAUTH-FLOW-001", "OAUTH-FLOW-002", "OAUTH-TOKEN-001", "REPLAY-CHATGPT-003"):
+        assert checks[rid]["outcome"] == "passed", checks[rid]

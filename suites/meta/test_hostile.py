@@ -96,3 +96,34 @@ def test_a_check_that_waits_too_long_fails_naming_what_it_waited_for(tmp_path: P
         waited = f"waiting for the answer to {method} {base}"
         assert "time limit" in check["reason"] and waited in check["reason"], check
     assert report["run"]["duration_s"] < 120, report["run"]["duration_s"]
+
+
+def echoing_app():
+    """A deployment that refuses every execute with a legal 400 echoing the whole request body in its details."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from ._hostile import LISTING
+
+    async def listing(request: Request) -> Response:
+        return JSONResponse(LISTING)
+
+    async def refuse(request: Request) -> Response:
+        echo = (await request.body()).decode("utf-8", errors="replace")
+        body = '{"error": "VALIDATION_ERROR", "message": "Parameter validation failed", "details": ' + echo + "}"
+        return Response(body, status_code=400, media_type="application/json")
+
+    return Starlette(routes=[Route("/api/v1/services", listing), Route("/{rest:path}", refuse, methods=["POST"])])
+
+
+def test_a_legal_answer_echoing_a_deep_input_passes(tmp_path: Path):
+    """REST-ERR-006 sends JSON nested 1,000 and 100,000 levels deep; a 400 whose details echo it is a legal
+    answer, and the check reads it (its top level) instead of crashing or failing it."""
+    with uvicorn_thread(echoing_app(), name="echoing") as base:
+        target = tmp_path / "echoing.toml"
+        target.write_text(f'base_url = "{base}"\n[services.loan-calculator]\nfixture = "loan-calculator"\n')
+        run = certify(tmp_path / "reports", "--target", str(target), "-k", "test_deeply_nested_json", "--no-progress")
+    check = next(c for c in run.json()["checks"] if c["id"] == "REST-ERR-006")
+    assert check["outcome"] == "passed", check

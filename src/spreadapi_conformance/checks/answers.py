@@ -10,6 +10,8 @@ belongs, and the verdict must then be "failed, because …", not a crash.
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from typing import Any
 
 import httpx
@@ -26,12 +28,46 @@ def excerpt(response: httpx.Response, size: int = EXCERPT) -> str:
     return f"HTTP {response.status_code} {response.headers.get('content-type', '')!r} body={text!r}"
 
 
-def json_value(response: httpx.Response) -> Any:
-    """The JSON body, whatever its shape (an AssertionError when it is not JSON, or too deep to read)."""
+DEEP_LIMIT = 1_000_000  # nesting the deep parse may meet (a 100,000-deep echo of a hostile input is legal JSON)
+DEEP_STACK = 512 * 1024 * 1024  # bytes of C stack for it
+
+
+def json_value(response: httpx.Response, *, deep: bool = False) -> Any:
+    """The JSON body, whatever its shape (an AssertionError when it is not JSON). Nesting deeper than
+    Python's recursion limit is an AssertionError too, unless ``deep``: then it is parsed on a thread with
+    a stack big enough for it (for checks that read only the top level of an answer echoing a deep input)."""
     try:
         return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except (ValueError, UnicodeDecodeError):
         raise AssertionError(f"the body is not JSON: {excerpt(response)}") from None
+    except RecursionError:
+        if not deep:
+            raise AssertionError(f"the body is JSON nested deeper than the kit reads: {excerpt(response)}") from None
+    return _loads_deep(response.content, response)
+
+
+def _loads_deep(content: bytes, response: httpx.Response) -> Any:
+    found: dict[str, Any] = {}
+
+    def parse() -> None:
+        try:
+            found["value"] = json.loads(content)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            found["error"] = exc
+
+    limit, size = sys.getrecursionlimit(), threading.stack_size()
+    try:
+        sys.setrecursionlimit(DEEP_LIMIT)
+        threading.stack_size(DEEP_STACK)
+        worker = threading.Thread(target=parse, name="deep-json")
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(size)
+        sys.setrecursionlimit(limit)
+    if "error" in found:
+        raise AssertionError(f"the body is not JSON: {excerpt(response)}")
+    return found["value"]
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:
