@@ -8,7 +8,9 @@ as JSON, as an event stream when the request accepts one (the MCP endpoints), or
 - ``truncated``: JSON cut off in the middle;
 - ``wrong-types``: a JSON object with the fields checks read, each of the wrong type (the JSON-RPC id of the
   request kept, so an MCP client takes it for its answer);
-- ``html``: an HTML error page with status 200.
+- ``html``: an HTML error page with status 200;
+- ``wrong-ids``: well-formed JSON-RPC answers to another request id than the one asked (an MCP client waits for
+  its own answer, which never comes).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-MODES = ("deep", "huge", "truncated", "wrong-types", "html")
+MODES = ("deep", "huge", "truncated", "wrong-types", "html", "wrong-ids")
 LISTING = {
     "services": [
         {"id": "loan-calculator", "name": "Loan", "requiresToken": False},
@@ -65,6 +67,11 @@ def body_of(mode: str, request_id: Any) -> tuple[str, str]:
         )
     if mode == "wrong-types":
         return json.dumps({**WRONG, "id": request_id}), "application/json"
+    if mode == "wrong-ids":
+        other = f"not-{request_id}"
+        return json.dumps({"jsonrpc": "2.0", "id": other, "result": {"protocolVersion": "2025-11-25"}}), (
+            "application/json"
+        )
     return "<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"
 
 

@@ -23,6 +23,7 @@ import httpx2
 import mcp.types as types
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from spreadapi_conformance.fixtures import load_services
@@ -38,8 +39,12 @@ MODERN = MODERN_PROTOCOL_VERSIONS[-1]
 LATEST = LATEST_HANDSHAKE_VERSION
 ACCEPT = "application/json, text/event-stream"
 # s: how long the SDK client waits for the answer to one request (a server that answers with the wrong id, or
-# not at all, fails the check with a timeout instead of holding it until the check's own limit).
-REQUEST_TIMEOUT = 30.0
+# not at all, fails the check with a timeout instead of holding it until the check's own limit), and, once an
+# endpoint has let a request time out in this run, how long the next sessions on it wait: a broken target
+# costs its first timeout, not one per check.
+REQUEST_TIMEOUT = 10.0
+UNANSWERED_TIMEOUT = 2.0
+_UNANSWERED: set[str] = set()  # endpoint URLs that let a request time out in this run
 JSON_RPC_HEADERS = {"accept": ACCEPT, "content-type": "application/json"}
 SERVICE_TOOLS = ["spreadapi_calc", "spreadapi_batch", "spreadapi_get_details"]
 BRIDGE_TOOLS = ["spreadapi_list_services", "spreadapi_get_service_details", "spreadapi_calc", "spreadapi_batch"]
@@ -236,22 +241,38 @@ async def mcp_session(
     revision: str = LATEST,
     base_url: str = "http://testserver",
     hooks: dict[str, list] | None = None,
+    paced: float = 0.0,
 ) -> AsyncIterator[ClientSession]:
-    """An SDK ``ClientSession`` on ``path``, past the handshake at ``revision``."""
-    async with (
-        http2_client(app, base_url, token, hooks=hooks) as http,
-        streamable_http_client(base_url.rstrip("/") + path, http_client=http) as (read, write),
-        ClientSession(read, write, read_timeout_seconds=REQUEST_TIMEOUT) as session,
-    ):
-        await handshake(session, revision)
-        yield session
+    """An SDK ``ClientSession`` on ``path``, past the handshake at ``revision``; ``paced``: seconds between two
+    requests under --spreadapi-max-rps, added to the wait for an answer (the pace delays the request itself)."""
+    url = base_url.rstrip("/") + path
+    timeout = (UNANSWERED_TIMEOUT if url in _UNANSWERED else REQUEST_TIMEOUT) + 4 * paced
+    try:
+        async with (
+            http2_client(app, base_url, token, hooks=hooks) as http,
+            streamable_http_client(url, http_client=http) as (read, write),
+            ClientSession(read, write, read_timeout_seconds=timeout) as session,
+        ):
+            await handshake(session, revision)
+            yield session
+    except BaseException as exc:
+        if _timed_out(exc):
+            _UNANSWERED.add(url)
+        raise
+
+
+def _timed_out(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_timed_out(inner) for inner in exc.exceptions)
+    return isinstance(exc, MCPError) and exc.code == types.REQUEST_TIMEOUT
 
 
 def target_session(
     target: Any, path: str, token: str | None = None, revision: str = LATEST
 ) -> contextlib.AbstractAsyncContextManager[ClientSession]:
     """:func:`mcp_session` on the target under test (in process or live), with its client hooks."""
-    return mcp_session(target.app, path, token, revision, target.base_url, target.hooks())
+    paced = target.limiter.interval if target.limiter is not None else 0.0
+    return mcp_session(target.app, path, token, revision, target.base_url, target.hooks(), paced)
 
 
 def service_session(
