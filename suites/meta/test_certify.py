@@ -125,3 +125,13 @@ def test_html_carries_the_verdicts_and_every_check(certify_in_process):
         assert f'data-option="{option}" data-verdict="pass"' in html
     assert html.count('<details class="check"') == len(load_catalog())
     assert "<script src" not in html and "<link" not in html, "one self-contained page"
+
+
+def test_a_negative_checks_control_is_a_valid_request_whatever_runs_first(tmp_path):
+    """OAUTH-AUTHZ-004 (an unknown client) run alone: its control is a valid request of a registered client,
+    so the check runs and passes rather than being skipped for its own fault."""
+    from .conftest import certify
+
+    run = certify(tmp_path / "reports", "--in-process", "-k", "test_unknown_client_is_never_redirected")
+    check = next(c for c in run.json()["checks"] if c["id"] == "OAUTH-AUTHZ-004")
+    assert check["outcome"] == "passed", check

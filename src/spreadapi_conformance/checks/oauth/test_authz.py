@@ -43,9 +43,9 @@ async def request(client, target, **changes):
     refusal of the changed one is due to the change."""
     found = await endpoints(client, target)
     redirect_uri = oauth_spec(target).redirect_uri
-    client_id = changes.pop("client_id", None) or await register(client, target, found)
+    registered = await register(client, target, found)  # the control's client, whatever the change names
     valid = authorization_params(
-        client_id, redirect_uri, pkce()[1], resource=found.endpoint, scope=requested_scope(found)
+        registered, redirect_uri, pkce()[1], resource=found.endpoint, scope=requested_scope(found)
     )
     authorize_url = found.endpoint_of("authorization_endpoint")
     if target.base_url not in _CONTROL:
