@@ -22,24 +22,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from spreadapi_conformance.catalog import load_catalog
 from spreadapi_conformance.target import load_target
 
-from ..browser._live import REPORTS, node_env, npm_tool
+from ..browser._live import REPORTS, npm_tool
 from ..meta.conftest import Certified, certify
-from ..serve.conftest import free_port
+from ..peers.conftest import PEER_LIST, running
 from .test_server import Run, run_suite
 
 pytestmark = pytest.mark.live
@@ -53,7 +49,7 @@ REVISIONS = ("2025-11-25", "2026-07-28")
 # The MCP conformance checks: suites/mcp's four modules of them (the package keyword "mcp" keeps out
 # same-named modules elsewhere).
 MCP_CHECKS = "mcp and (test_http or test_tools or test_auth)"
-START_TIMEOUT = 30
+SERVER_EVERYTHING = next(peer for peer in PEER_LIST if peer.name == "server-everything")
 
 
 # -- the mapping table ----------------------------------------------------------------------------
@@ -108,40 +104,17 @@ def installed_version() -> str:
 
 @pytest.fixture(scope="module")
 def everything(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """server-everything in Streamable HTTP mode on a free port; its base URL. Stopped (SIGINT, then kill)."""
-    tool = npm_tool("mcp-server-everything")
+    """server-everything in Streamable HTTP mode on a free port; its base URL."""
     if (found := installed_version()) != EVERYTHING_VERSION:
         pytest.fail(f"server-everything {found} installed, {EVERYTHING_VERSION} pinned: run scripts/install-tools.sh")
-    port = free_port()
     log = tmp_path_factory.mktemp("server-everything") / "server.log"
-    with log.open("w") as out:  # it logs every request: a file, never a pipe nobody reads
-        process = subprocess.Popen(
-            [str(tool), "streamableHttp"], stdout=out, stderr=subprocess.STDOUT, env={**node_env(), "PORT": str(port)}
-        )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"server-everything exited with {process.returncode}: {log.read_text()[-2000:]}")
-            try:
-                httpx.get(base + "/mcp", timeout=1)  # 400 without a session: it is up
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server-everything did not listen on {base} within {START_TIMEOUT} s")
-                time.sleep(0.1)
-        yield base
+        with running(SERVER_EVERYTHING, log) as ports:
+            yield f"http://127.0.0.1:{ports[0]}"
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(log, RESULTS / "server.log")
+        if log.exists():
+            shutil.copy2(log, RESULTS / "server.log")
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import mcp.types as types
 
-from spreadapi_conformance.consent import authorize
+from spreadapi_conformance.consent import Authorized, authorize
 from spreadapi_conformance.oracle import differences, expected_outputs
 
 from ..answers import excerpt, json_object
@@ -434,17 +434,7 @@ async def obtain_code(
     authorize_url = found.endpoint_of("authorization_endpoint")
     if credentials or spec.consent == "login":
         trusted_for_pasting(target, authorize_url)
-    authorized = await authorize(
-        client,
-        authorize_url,
-        params,
-        credentials,
-        mode=spec.consent,
-        redirect_uri=redirect_uri,
-        login=spec.login,
-        consent_endpoint=spec.consent_endpoint,
-        trusted=target.guard.trusts,
-    )
+    authorized = await play_consent(client, target, authorize_url, params, credentials, redirect_uri)
     location = authorized.location
     assert same_redirect(location, redirect_uri), f"redirected to {location!r}, not the client's {redirect_uri!r}"
     answer = query_of(location)
@@ -461,6 +451,29 @@ async def obtain_code(
         location,
         params.get("resource"),
         authorized.by_server,
+    )
+
+
+async def play_consent(
+    client: httpx.AsyncClient,
+    target: Any,
+    authorize_url: str,
+    params: dict[str, str] | None,
+    credentials: dict[str, str],
+    redirect_uri: str | None = None,
+) -> Authorized:
+    """The user's part of one authorization, as the target file's ``[oauth] consent`` says it is played."""
+    spec = oauth_spec(target)
+    return await authorize(
+        client,
+        authorize_url,
+        params,
+        credentials,
+        mode=spec.consent,
+        redirect_uri=redirect_uri or spec.redirect_uri,
+        login=spec.login,
+        consent_endpoint=spec.consent_endpoint,
+        trusted=target.guard.trusts,
     )
 
 

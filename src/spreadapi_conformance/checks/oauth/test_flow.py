@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from spreadapi_conformance.consent import ConsentError, authorize
+from spreadapi_conformance.consent import ConsentError
 
 from ..answers import json_object
 from ..mcp._support import target_session
@@ -39,6 +39,7 @@ from ._support import (
     oauth_spec,
     oracle_problem,
     pkce,
+    play_consent,
     query_of,
     register,
     requested_scope,
@@ -156,16 +157,8 @@ async def test_token_for_a_foreign_resource_does_not_open_the_endpoint(mcp_targe
         client_id, spec.redirect_uri, code_challenge, **resource.params, resource=FOREIGN_RESOURCE, scope=scope
     )
     try:
-        authorized = await authorize(
-            client,
-            found.endpoint_of("authorization_endpoint"),
-            params,
-            resource.pasted,
-            mode=spec.consent,
-            redirect_uri=spec.redirect_uri,
-            login=spec.login,
-            consent_endpoint=spec.consent_endpoint,
-            trusted=mcp_target.guard.trusts,
+        authorized = await play_consent(
+            client, mcp_target, found.endpoint_of("authorization_endpoint"), params, resource.pasted
         )
     except ConsentError:
         return  # refused at the authorization endpoint (the same flow for this server's resource succeeded)

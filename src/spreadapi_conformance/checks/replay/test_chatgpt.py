@@ -22,8 +22,6 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from spreadapi_conformance.consent import authorize
-
 from ..mcp._support import target_session
 from ..oauth._support import (
     consent_premise,
@@ -31,6 +29,7 @@ from ..oauth._support import (
     granted_fixtures,
     mcp_token,
     oracle_problem,
+    play_consent,
     register,
     same_redirect,
     structured,
@@ -79,18 +78,7 @@ async def connect(client: httpx.AsyncClient, target: Any) -> dict[str, Any]:
         verifier = secrets.token_urlsafe(48)
         authorize_url = trusted_for_pasting(target, found.endpoint_of("authorization_endpoint"))
         url, state = oauth.create_authorization_url(authorize_url, code_verifier=verifier, resource=found.endpoint)
-        spec = target.spec.oauth
-        authorized = await authorize(  # the user's browser
-            client,
-            url,
-            None,
-            {"mcp_tokens": pasted},
-            mode=spec.consent,
-            redirect_uri=redirect_uri,
-            login=spec.login,
-            consent_endpoint=spec.consent_endpoint,
-            trusted=target.guard.trusts,
-        )
+        authorized = await play_consent(client, target, url, None, {"mcp_tokens": pasted}, redirect_uri)
         location = authorized.location
         assert same_redirect(location, redirect_uri), f"redirected to {location!r}, not {redirect_uri!r}"
         token = await oauth.fetch_token(
