@@ -63,10 +63,9 @@ class Served:
         return response.json()
 
 
-def start_serve(tmp_path: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> Served:
-    port = free_port()
-    target_file = tmp_path / f"target-{port}.toml"
-    command = [
+def serve_command(port: int, target_file: Path, *args: str) -> list[str]:
+    """``spreadapi-conformance serve`` on ``port``, writing ``target_file``, as a subprocess command line."""
+    return [
         sys.executable,
         "-m",
         "spreadapi_conformance",
@@ -77,6 +76,12 @@ def start_serve(tmp_path: Path, *args: str, timeout: float = 30, env: dict[str, 
         str(target_file),
         *args,
     ]
+
+
+def start_serve(tmp_path: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> Served:
+    port = free_port()
+    target_file = tmp_path / f"target-{port}.toml"
+    command = serve_command(port, target_file, *args)
     environment = {**os.environ, **(env or {})}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment)
     served = Served(process, f"http://127.0.0.1:{port}", target_file)

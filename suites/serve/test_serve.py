@@ -110,22 +110,12 @@ def test_bad_configuration_is_one_clear_error(args, message):
 def test_serve_says_where_it_listens_on_stdout_at_once(tmp_path):
     """The first lines on stdout, unbuffered: the address, then the target file (a script waits on them)."""
     import subprocess
-    import sys
 
-    from .conftest import free_port, stop_process
+    from .conftest import free_port, serve_command, stop_process
 
     port = free_port()
     target = tmp_path / "t.toml"
-    command = [
-        sys.executable,
-        "-m",
-        "spreadapi_conformance",
-        "serve",
-        "--port",
-        str(port),
-        "--write-target",
-        str(target),
-    ]
+    command = serve_command(port, target)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         first, second = process.stdout.readline(), process.stdout.readline()
