@@ -9,12 +9,16 @@ with an admin token, so these checks run in CI and in ``certify --in-process``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .answers import json_object
 from .premise import not_applicable
+
+if TYPE_CHECKING:
+    from .target import Target
+
 
 NO_ADMIN = (
     "the target file has no [admin] token: a credential of the check's own needs the admin surface, "
@@ -34,7 +38,7 @@ class Admin:
     token: str = field(repr=False)
 
     @classmethod
-    def of(cls, client: httpx.AsyncClient, target: Any) -> Admin:
+    def of(cls, client: httpx.AsyncClient, target: Target) -> Admin:
         if not target.spec.admin_token:
             not_applicable(NO_ADMIN)
         return cls(client, target.spec.admin_token)

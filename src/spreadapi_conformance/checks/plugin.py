@@ -28,10 +28,14 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
+
+if TYPE_CHECKING:
+    from .target import Target
+
 
 CONFORMANCE = "conformance"
 EXAMPLES = 25  # generated examples per property check and parameter
@@ -202,13 +206,13 @@ def target(pytestconfig: pytest.Config) -> Any:
 
 
 @pytest_asyncio.fixture
-async def client(target: Any) -> AsyncIterator[Any]:
+async def client(target: Target) -> AsyncIterator[Any]:
     async with target.client() as http:
         yield http
 
 
 @pytest_asyncio.fixture
-async def mcp_target(target: Any) -> AsyncIterator[Any]:
+async def mcp_target(target: Target) -> AsyncIterator[Any]:
     from .mcp._support import running
 
     async with running(target.app):
@@ -221,7 +225,7 @@ def mcp_revisions(pytestconfig: pytest.Config) -> tuple[str, ...]:
 
 
 @pytest_asyncio.fixture
-async def reachable_url(mcp_target: Any) -> AsyncIterator[str]:
+async def reachable_url(mcp_target: Target) -> AsyncIterator[str]:
     """A base URL another process (the stdio bridge) can reach: the target's own, or in process the app
     served on a loopback port in the check's event loop (``mcp_target`` runs the app's lifespan)."""
     if mcp_target.app is None:

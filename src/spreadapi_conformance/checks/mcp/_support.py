@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import httpx2
@@ -32,6 +32,10 @@ from spreadapi_conformance.report import evidence
 from ..answers import field
 from ..premise import not_applicable
 from ..rest._support import ok_json
+
+if TYPE_CHECKING:
+    from ..target import Target
+
 
 # Every revision the SDK negotiates: the initialize handshake ones and the stateless 2026-07-28.
 REVISIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
@@ -72,7 +76,7 @@ def _bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def transport_choice(target: Any) -> tuple[str, dict[str, str], str]:
+def transport_choice(target: Target) -> tuple[str, dict[str, str], str]:
     """``(path, headers, what)``: the one MCP endpoint of a target whose ``[paths]`` gives ``single_service_mcp``
     as a fixed path (an MCP server that is not SpreadAPI; its credential from ``[credentials]``), else the
     single-service endpoint of a published service (a public one, or a private one with its token), else
@@ -94,7 +98,7 @@ def transport_choice(target: Any) -> tuple[str, dict[str, str], str]:
     )
 
 
-async def transport_endpoint(client: httpx.AsyncClient, target: Any) -> Endpoint:
+async def transport_endpoint(client: httpx.AsyncClient, target: Target) -> Endpoint:
     """:func:`transport_choice`, probed once per run with an initialize at LATEST. Premise of every
     transport check: the kit can open the endpoint. When it answers 401 to a request without a credential
     and the target file describes OAuth the kit can complete (``[oauth]``, consent not manual), the kit
@@ -118,7 +122,9 @@ async def transport_endpoint(client: httpx.AsyncClient, target: Any) -> Endpoint
 _TOKENS: dict[tuple[str, str], str] = {}
 
 
-async def endpoint_credential(client: httpx.AsyncClient, target: Any, path: str, given: str | None, what: str) -> str:
+async def endpoint_credential(
+    client: httpx.AsyncClient, target: Target, path: str, given: str | None, what: str
+) -> str:
     """A credential ``path`` accepts: the one the target file gives, else an access token the kit obtains
     through the target's OAuth as a connector would (once per run), else the check does not apply."""
     if given:
@@ -129,7 +135,7 @@ async def endpoint_credential(client: httpx.AsyncClient, target: Any, path: str,
     return _TOKENS[key]
 
 
-async def _oauth_token(client: httpx.AsyncClient, target: Any, path: str, what: str) -> str:
+async def _oauth_token(client: httpx.AsyncClient, target: Target, path: str, what: str) -> str:
     from ..oauth._support import access_token, grant_for, resources  # the OAuth helpers build on these
 
     oauth = target.spec.oauth
@@ -145,7 +151,7 @@ async def _oauth_token(client: httpx.AsyncClient, target: Any, path: str, what: 
         not_applicable(f"{what} needs a credential and no access token could be obtained for it: {str(exc)[:300]}")
 
 
-def revision_premise(target: Any, revision: str, negotiated: str | None) -> None:
+def revision_premise(target: Target, revision: str, negotiated: str | None) -> None:
     """A revision's checks apply when the server negotiates it or the target file claims it (mcp_revisions);
     a server that answers an offer of ``revision`` with another revision it supports made a correct
     counter-offer, not a mistake."""
@@ -268,7 +274,7 @@ def _timed_out(exc: BaseException) -> bool:
 
 
 def target_session(
-    target: Any, path: str, token: str | None = None, revision: str = LATEST
+    target: Target, path: str, token: str | None = None, revision: str = LATEST
 ) -> contextlib.AbstractAsyncContextManager[ClientSession]:
     """:func:`mcp_session` on the target under test (in process or live), with its client hooks."""
     paced = target.limiter.interval if target.limiter is not None else 0.0
@@ -276,7 +282,7 @@ def target_session(
 
 
 def service_session(
-    target: Any, fixture_id: str, revision: str = LATEST
+    target: Target, fixture_id: str, revision: str = LATEST
 ) -> contextlib.AbstractAsyncContextManager[ClientSession]:
     """An SDK session on the target's single-service endpoint of ``fixture_id``, authorised if private."""
     token = target.auth(fixture_id).get("Authorization", "").removeprefix("Bearer ") or None
@@ -284,7 +290,7 @@ def service_session(
     return target_session(target, path, token=token, revision=revision)
 
 
-async def rest_execute(client: Any, target: Any, fixture_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
+async def rest_execute(client: Any, target: Target, fixture_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The REST ``execute`` body for ``inputs``, which an MCP tool result must match."""
     response = await client.post(
         target.execute_path(fixture_id), json={"inputs": inputs}, headers=target.auth(fixture_id)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import httpx
@@ -24,10 +24,14 @@ from ._support import (
     service_session,
 )
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
-def protected_endpoint(target: Any) -> tuple[str, str | None, str]:
+def protected_endpoint(target: Target) -> tuple[str, str | None, str]:
     """``(path, credential, what)`` of a single-service endpoint that needs a credential: the one endpoint
     of a target whose ``[paths]`` gives ``single_service_mcp`` as a fixed path (with ``[credentials]``), else
     the private fixture service's endpoint (with its service token)."""
@@ -40,7 +44,7 @@ def protected_endpoint(target: Any) -> tuple[str, str | None, str]:
     return target.path("single_service_mcp", id=service.id), service.token, f"the private service {service.id!r}"
 
 
-async def protected_path(client: httpx.AsyncClient, target: Any) -> str:
+async def protected_path(client: httpx.AsyncClient, target: Target) -> str:
     """The protected endpoint's path, after its premise: a fixed endpoint that answers without a credential
     is not protected, and its challenge checks do not apply (a private service must be protected)."""
     path, _credential, what = protected_endpoint(target)
@@ -50,7 +54,7 @@ async def protected_path(client: httpx.AsyncClient, target: Any) -> str:
     return path
 
 
-async def credential(client: httpx.AsyncClient, target: Any) -> str:
+async def credential(client: httpx.AsyncClient, target: Target) -> str:
     """A credential the protected endpoint accepts: the target file's, else an access token obtained through
     its OAuth (premise of the checks that present one)."""
     path, token, what = protected_endpoint(target)
@@ -61,7 +65,7 @@ async def initialize(client: httpx.AsyncClient, path: str, **headers: str) -> ht
     return await client.post(path, json=initialize_message(), headers={**JSON_RPC_HEADERS, **headers})
 
 
-async def check_challenge(client: httpx.AsyncClient, target: Any, response: httpx.Response, path: str) -> None:
+async def check_challenge(client: httpx.AsyncClient, target: Target, response: httpx.Response, path: str) -> None:
     """A 401 whose Bearer challenge names, as resource_metadata, an RFC 9728 document whose resource is
     exactly this endpoint's URL (wherever the server keeps that document)."""
     assert response.status_code == 401, said(response)

@@ -15,7 +15,7 @@ the other revisions' variants.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,17 +42,21 @@ from ._support import (
     transport_endpoint,
 )
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
-async def opened(client: httpx.AsyncClient, target: Any) -> tuple[Endpoint, RawSession]:
+async def opened(client: httpx.AsyncClient, target: Target) -> tuple[Endpoint, RawSession]:
     endpoint = await transport_endpoint(client, target)
     session = RawSession(client, endpoint.path, endpoint.headers)
     await session.open()
     return endpoint, session
 
 
-async def opened_with_session(client: httpx.AsyncClient, target: Any) -> tuple[Endpoint, RawSession]:
+async def opened_with_session(client: httpx.AsyncClient, target: Target) -> tuple[Endpoint, RawSession]:
     """An initialized session whose server issued a session id (premise of the session checks)."""
     endpoint, session = await opened(client, target)
     if session.session_id is None:
@@ -64,12 +68,12 @@ async def post(client: httpx.AsyncClient, endpoint: Endpoint, message: Any, **he
     return await client.post(endpoint.path, json=message, headers={**JSON_RPC_HEADERS, **endpoint.headers, **headers})
 
 
-def own_origin(target: Any) -> str:
+def own_origin(target: Target) -> str:
     parts = urlsplit(target.base_url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
-async def modern_premise(client: httpx.AsyncClient, target: Any, endpoint: Endpoint) -> None:
+async def modern_premise(client: httpx.AsyncClient, target: Target, endpoint: Endpoint) -> None:
     """The 2026-07-28 checks apply to a server that serves 2026-07-28 (server/discover answers and offers it)
     or whose target file claims it; a server that refuses the revision outright would otherwise pass the
     checks that expect a 400."""

@@ -10,7 +10,7 @@ SDK session at a drawn revision and makes one REST call.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import mcp.types as types
@@ -40,6 +40,10 @@ from ._support import (
     tool_json,
     tool_text,
 )
+
+if TYPE_CHECKING:
+    from ..target import Target
+
 
 pytestmark = pytest.mark.conformance
 
@@ -106,7 +110,7 @@ BAD_INPUTS = {
 }
 
 
-async def both(target: Any, fixture_id: str, inputs: dict[str, Any], revision: str) -> tuple[Any, Any]:
+async def both(target: Target, fixture_id: str, inputs: dict[str, Any], revision: str) -> tuple[Any, Any]:
     async with running(target.app):
         async with target.client() as http:
             response = await http.post(

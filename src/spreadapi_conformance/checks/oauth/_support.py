@@ -32,7 +32,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
@@ -45,6 +45,10 @@ from ..answers import excerpt, json_object
 from ..mcp._support import JSON_RPC_HEADERS, challenge, initialize_message
 from ..premise import not_applicable
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 MULTI, SINGLE = "chatgpt-multi-oauth", "chatgpt-single-oauth"
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -52,24 +56,24 @@ REDIRECTS = (301, 302, 303, 307, 308)
 # -- what the target file gives ----------------------------------------------------------------------
 
 
-def oauth_spec(target: Any) -> Any:
+def oauth_spec(target: Target) -> Any:
     spec = target.spec.oauth
     if spec is None:
         not_applicable("the target file has no [oauth] table: OAuth is not described")
     return spec
 
 
-def consent_premise(target: Any) -> None:
+def consent_premise(target: Target) -> None:
     """Premise of every check that needs an authorization code: the kit can play the user's part."""
     if oauth_spec(target).consent == "manual":
         not_applicable('the target file declares [oauth] consent = "manual": no code can be obtained without a person')
 
 
-def claims(target: Any, option: str) -> bool:
+def claims(target: Target, option: str) -> bool:
     return option in (target.spec.claims or (option,))
 
 
-def mcp_token(target: Any) -> str:
+def mcp_token(target: Target) -> str:
     """The MCP token the user pastes for Option 3: ``all`` if the file names one, else the first."""
     tokens = target.spec.mcp_tokens
     if not tokens:
@@ -77,7 +81,7 @@ def mcp_token(target: Any) -> str:
     return tokens.get("all") or next(iter(tokens.values()))
 
 
-def service_token(target: Any, fixture_id: str) -> str | None:
+def service_token(target: Target, fixture_id: str) -> str | None:
     """What the user pastes for Option 2: the private service's token (None for a public service)."""
     service = target.published(fixture_id)
     if service.public:
@@ -87,7 +91,7 @@ def service_token(target: Any, fixture_id: str) -> str | None:
     return service.token
 
 
-def trusted_for_pasting(target: Any, authorize_url: str) -> str:
+def trusted_for_pasting(target: Target, authorize_url: str) -> str:
     """``authorize_url``, when the user's pasted credentials may go there: the target's origin, or the
     issuer the file names (``[oauth] issuer``). Otherwise the check cannot run without sending the
     target's secrets to another host, so it does not apply."""
@@ -112,7 +116,7 @@ class Resource:
     fixture: str | None = None  # the fixture service it computes (None: several, or not SpreadAPI)
 
 
-def resources(target: Any) -> list[Resource]:
+def resources(target: Target) -> list[Resource]:
     """The MCP servers the kit can be authorized for, in the order the module docstring gives."""
     found: list[Resource] = []
     spec = target.spec
@@ -139,7 +143,7 @@ def resources(target: Any) -> list[Resource]:
     return found
 
 
-def first_resource(target: Any, option: str | None = None) -> Resource:
+def first_resource(target: Target, option: str | None = None) -> Resource:
     candidates = [r for r in resources(target) if option is None or r.option == option]
     if not candidates:
         not_applicable(
@@ -149,7 +153,7 @@ def first_resource(target: Any, option: str | None = None) -> Resource:
     return candidates[0]
 
 
-def single_service_resource(target: Any, fixture_id: str) -> Resource:
+def single_service_resource(target: Target, fixture_id: str) -> Resource:
     found = [r for r in resources(target) if r.fixture == fixture_id]
     if not found:
         target.published(fixture_id)  # not applicable when the file does not publish it
@@ -247,7 +251,9 @@ SEED_ENDPOINTS = {
 _DISCOVERED: dict[tuple[str, str, bool], Discovered] = {}
 
 
-async def discovered(client: httpx.AsyncClient, target: Any, resource: Resource, *, strict: bool = False) -> Discovered:
+async def discovered(
+    client: httpx.AsyncClient, target: Target, resource: Resource, *, strict: bool = False
+) -> Discovered:
     """Discovery from ``resource``'s endpoint, once per run.
 
     ``strict``: discovery must succeed (the OAUTH-DISC checks). Otherwise a failed discovery falls back to
@@ -273,13 +279,13 @@ async def discovered(client: httpx.AsyncClient, target: Any, resource: Resource,
     return found
 
 
-async def endpoints(client: httpx.AsyncClient, target: Any, *, strict: bool = False) -> Discovered:
+async def endpoints(client: httpx.AsyncClient, target: Target, *, strict: bool = False) -> Discovered:
     """The authorization server as the first resource (:func:`resources`) leads to it."""
     oauth_spec(target)
     return await discovered(client, target, first_resource(target), strict=strict)
 
 
-async def single_service(client: httpx.AsyncClient, target: Any, fixture_id: str) -> Discovered:
+async def single_service(client: httpx.AsyncClient, target: Target, fixture_id: str) -> Discovered:
     """Discovery from a single-service endpoint: its 401 when private, its well-known URL when public."""
     oauth_spec(target)
     endpoint = target.url("single_service_mcp", fixture=fixture_id)
@@ -301,7 +307,7 @@ def registration_body(redirect_uris: list[str], **metadata: Any) -> dict[str, An
 
 
 async def register(
-    client: httpx.AsyncClient, target: Any, found: Discovered, redirect_uris: list[str] | None = None
+    client: httpx.AsyncClient, target: Target, found: Discovered, redirect_uris: list[str] | None = None
 ) -> str:
     """A client_id for the kit's client: registered (RFC 7591), or the file's pre-registered one."""
     spec = oauth_spec(target)
@@ -413,7 +419,7 @@ class Grant:
 
 async def obtain_code(
     client: httpx.AsyncClient,
-    target: Any,
+    target: Target,
     found: Discovered,
     credentials: dict[str, str],
     *,
@@ -456,7 +462,7 @@ async def obtain_code(
 
 async def play_consent(
     client: httpx.AsyncClient,
-    target: Any,
+    target: Target,
     authorize_url: str,
     params: dict[str, str] | None,
     credentials: dict[str, str],
@@ -477,13 +483,13 @@ async def play_consent(
     )
 
 
-async def grant_for(client: httpx.AsyncClient, target: Any, resource: Resource, **extra: str | None) -> Grant:
+async def grant_for(client: httpx.AsyncClient, target: Target, resource: Resource, **extra: str | None) -> Grant:
     """A code for ``resource``: discovery from its endpoint, then :func:`obtain_code` with what it pastes."""
     found = await discovered(client, target, resource)
     return await obtain_code(client, target, found, resource.pasted, **resource.params, **extra)
 
 
-async def any_grant(client: httpx.AsyncClient, target: Any, **extra: str | None) -> Grant:
+async def any_grant(client: httpx.AsyncClient, target: Target, **extra: str | None) -> Grant:
     """A code for the first resource: what the checks of the authorization server itself redeem."""
     return await grant_for(client, target, first_resource(target), **extra)
 
@@ -542,7 +548,7 @@ def oracle_problem(fixture_id: str, case: dict[str, Any], body: Any) -> str | No
     return f"{fixture_id}: {case['title']}: outputs differ {{name: (server, oracle)}}: {diff}" if diff else None
 
 
-def granted_fixtures(target: Any, listing: Any) -> list[str]:
+def granted_fixtures(target: Target, listing: Any) -> list[str]:
     """The fixture services the target publishes among those a ``spreadapi_list_services`` result names
     (read from its JSON, or failing that found in its text), in the target file's order."""
     text = "\n".join(b.text for b in listing.content if isinstance(b, types.TextContent))

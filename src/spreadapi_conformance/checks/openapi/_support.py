@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,6 +20,10 @@ from referencing.jsonschema import DRAFT202012
 from spreadapi_conformance.fixtures import InputDef, load_services
 
 from ..answers import json_value
+
+if TYPE_CHECKING:
+    from ..target import Target
+
 
 FIXTURE_IDS = tuple(load_services())
 DOCUMENTS = ("platform", *FIXTURE_IDS)  # what document_of takes: the platform document, or a fixture id
@@ -36,7 +40,7 @@ OPERATION_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _DOCUMENT_URI = "urn:spreadapi-conformance:openapi-document"
 
 
-def service_document_path(target: Any, fixture_id: str) -> str:
+def service_document_path(target: Target, fixture_id: str) -> str:
     return target.path("openapi", fixture=fixture_id)
 
 
@@ -180,12 +184,12 @@ def inputs_schema(document: dict[str, Any], operation: dict[str, Any]) -> tuple[
     return schema, inputs
 
 
-async def document_of(client: httpx.AsyncClient, target: Any, which: str) -> tuple[httpx.Response, dict[str, Any]]:
+async def document_of(client: httpx.AsyncClient, target: Target, which: str) -> tuple[httpx.Response, dict[str, Any]]:
     path = target.path("platform_openapi") if which == "platform" else service_document_path(target, which)
     return await fetch_document(client, path)
 
 
-async def calculate_of(client: httpx.AsyncClient, target: Any, fixture_id: str):
+async def calculate_of(client: httpx.AsyncClient, target: Target, fixture_id: str):
     """(document, path, operation) of the service's ``calculate``."""
     _, document = await document_of(client, target, fixture_id)
     path, method, operation = find_operation(document, "calculate")
@@ -207,7 +211,7 @@ def server_url(document: dict[str, Any]) -> str:
     return url
 
 
-def server_to_call(document: dict[str, Any], target: Any) -> str:
+def server_to_call(document: dict[str, Any], target: Target) -> str:
     """The document's server URL, which the check is about to call: on the target's origin, or the check
     fails there (a document advertising another host would receive the target's credentials)."""
     return target.on_target(server_url(document), "the document's server URL").rstrip("/")

@@ -16,7 +16,7 @@ with outputs equal to the oracle's.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -39,6 +39,10 @@ from ..openapi._support import (
     security_requirements,
 )
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
@@ -56,7 +60,7 @@ def excerpt(response: httpx.Response, size: int = 300) -> str:
     return f"HTTP {response.status_code} {response.headers.get('content-type', '')!r} body={response.text[:size]!r}"
 
 
-def import_problems(target: Any, response: httpx.Response) -> tuple[list[str], dict[str, Any] | None]:
+def import_problems(target: Target, response: httpx.Response) -> tuple[list[str], dict[str, Any] | None]:
     """What stops the document from importing as an Action (empty when it imports), and the document."""
     if response.status_code != 200:
         return [f"the document is not served: {excerpt(response)}"], None
@@ -121,7 +125,7 @@ def import_problems(target: Any, response: httpx.Response) -> tuple[list[str], d
     return problems, document
 
 
-async def imported(client: httpx.AsyncClient, target: Any, fixture_id: str) -> dict[str, Any]:
+async def imported(client: httpx.AsyncClient, target: Target, fixture_id: str) -> dict[str, Any]:
     response = await client.get(target.path("openapi", fixture=fixture_id))
     problems, document = import_problems(target, response)
     assert not problems, "the Action would not import: " + "; ".join(problems)

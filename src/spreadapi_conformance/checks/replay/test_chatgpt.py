@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -36,6 +36,10 @@ from ..oauth._support import (
     trusted_for_pasting,
 )
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
@@ -48,7 +52,7 @@ def _http_package() -> Any:
     return sys.modules[base.__module__.split(".")[0]]
 
 
-def authlib_client(target: Any, **kwargs: Any) -> AsyncOAuth2Client:
+def authlib_client(target: Target, **kwargs: Any) -> AsyncOAuth2Client:
     """Authlib's OAuth client on the target's transport, with the target's hooks (guard, pace, evidence)."""
     transport = _http_package().ASGITransport(app=target.app) if target.app is not None else None
     return AsyncOAuth2Client(
@@ -60,7 +64,7 @@ def authlib_client(target: Any, **kwargs: Any) -> AsyncOAuth2Client:
     )
 
 
-async def connect(client: httpx.AsyncClient, target: Any) -> dict[str, Any]:
+async def connect(client: httpx.AsyncClient, target: Target) -> dict[str, Any]:
     """The connector's setup, from the MCP URL to an access token."""
     consent_premise(target)
     pasted = mcp_token(target)
@@ -93,7 +97,7 @@ async def connect(client: httpx.AsyncClient, target: Any) -> dict[str, Any]:
     return dict(token)
 
 
-async def connector_token(client: httpx.AsyncClient, target: Any) -> str:
+async def connector_token(client: httpx.AsyncClient, target: Target) -> str:
     if target.base_url not in _TOKENS:
         _TOKENS[target.base_url] = await connect(client, target)
     return _TOKENS[target.base_url]["access_token"]

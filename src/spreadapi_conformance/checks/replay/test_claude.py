@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from mcp.client.session import ClientSession
@@ -27,13 +27,17 @@ from ..mcp._support import REQUEST_TIMEOUT
 from ..oauth._support import oracle_problem, structured
 from ..premise import not_applicable
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
 START_TIMEOUT = 60.0  # s: a first `npx` may download the package
 
 
-def claude_env(target: Any, base_url: str, fixture_id: str) -> dict[str, str]:
+def claude_env(target: Target, base_url: str, fixture_id: str) -> dict[str, str]:
     """The ``env`` of the Claude Desktop entry for this service (the service page shows the same)."""
     service = target.published(fixture_id)
     env = {"SPREADAPI_URL": base_url, "SPREADAPI_SERVICE_ID": service.id}
@@ -69,7 +73,7 @@ async def claude(command: list[str], env: dict[str, str]) -> AsyncIterator[Clien
             yield session
 
 
-async def replay(target: Any, base_url: str, command: list[str], fixture_id: str) -> list[str]:
+async def replay(target: Target, base_url: str, command: list[str], fixture_id: str) -> list[str]:
     """Launch, initialize, tools/list, then every golden case through spreadapi_calc: what went wrong."""
     problems = []
     env = claude_env(target, base_url, fixture_id)

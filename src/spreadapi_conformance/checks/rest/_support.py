@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from spreadapi_conformance.fixtures import ServiceDef, load_services
 
 from ..answers import excerpt, json_value, named_values
+
+if TYPE_CHECKING:
+    from ..target import Target
+
 
 TRACEBACK = "Traceback (most recent call last)"
 NOT_FOUND_BODY = {"error": "Not found", "message": "Service not found or not published"}
@@ -22,7 +26,7 @@ QUOTE = {"product": "widget", "quantity": 10}
 EDGE = {"numerator": 1, "denominator": 4}
 
 
-def open_client(target: Any, **kwargs: Any) -> httpx.AsyncClient:
+def open_client(target: Target, **kwargs: Any) -> httpx.AsyncClient:
     """A client for the target. In process, an unhandled server error becomes the 500 response a real
     server would send (httpx's ASGI transport would raise it into the test instead)."""
     if target.app is not None:
@@ -30,27 +34,27 @@ def open_client(target: Any, **kwargs: Any) -> httpx.AsyncClient:
     return target.client(**kwargs)
 
 
-async def post(client: httpx.AsyncClient, target: Any, fixture_id: str, inputs: Any, **extra: Any) -> httpx.Response:
+async def post(client: httpx.AsyncClient, target: Target, fixture_id: str, inputs: Any, **extra: Any) -> httpx.Response:
     """POST execute ``{"inputs": inputs, **extra}`` with the service's credential."""
     return await client.post(
         target.execute_path(fixture_id), json={"inputs": inputs, **extra}, headers=target.auth(fixture_id)
     )
 
 
-def post_inputs(target: Any, fixture_id: str, inputs: dict[str, Any]) -> httpx.Response:
+def post_inputs(target: Target, fixture_id: str, inputs: dict[str, Any]) -> httpx.Response:
     """:func:`post` on a fresh client and event loop, for sync (hypothesis) checks."""
     return request_once(
         target, "POST", target.execute_path(fixture_id), json={"inputs": inputs}, headers=target.auth(fixture_id)
     )
 
 
-def golden(target: Any, param: tuple[str, int]) -> dict[str, Any]:
+def golden(target: Target, param: tuple[str, int]) -> dict[str, Any]:
     """The golden case ``(fixture id, index)`` of :func:`golden_params`."""
     fixture_id, index = param
     return target.fixture(fixture_id).golden[index]
 
 
-def request_once(target: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
+def request_once(target: Target, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One request on a fresh client and event loop: for sync (hypothesis) tests."""
 
     async def go() -> httpx.Response:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -16,6 +16,10 @@ import pytest
 from .._admin import Admin
 from ..premise import not_applicable
 from ._support import LOAN, QUOTE, error_json, excerpt, ok_json
+
+if TYPE_CHECKING:
+    from ..target import Target
+
 
 pytestmark = pytest.mark.conformance
 
@@ -25,19 +29,19 @@ def unknown_token() -> str:
     return "svc_tk_" + secrets.token_hex(32)
 
 
-def token_of(target: Any, fixture_id: str) -> str:
+def token_of(target: Target, fixture_id: str) -> str:
     token = target.published(fixture_id).token
     if not token:
         not_applicable(f"the target file gives no token for {fixture_id!r}")
     return token
 
 
-async def post_quote(client: httpx.AsyncClient, target: Any, headers=None, params=None, **body: Any):
+async def post_quote(client: httpx.AsyncClient, target: Target, headers=None, params=None, **body: Any):
     payload = {"inputs": body.pop("inputs", QUOTE), **body}
     return await client.post(target.execute_path("quote"), json=payload, headers=headers or {}, params=params)
 
 
-async def get_quote(client: httpx.AsyncClient, target: Any, params=None, headers=None):
+async def get_quote(client: httpx.AsyncClient, target: Target, params=None, headers=None):
     query = {"product": QUOTE["product"], "quantity": str(QUOTE["quantity"]), **(params or {})}
     return await client.get(target.execute_path("quote"), params=query, headers=headers or {})
 

@@ -7,7 +7,7 @@ request on a fresh client and event loop, so nothing is shared between examples 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -30,6 +30,10 @@ from ._support import (
     post_inputs,
 )
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
@@ -42,7 +46,7 @@ MAX_BODY = 1_000_000
 UNKNOWN = "no-such-service-4f1c"
 
 
-async def post_raw(client: httpx.AsyncClient, target: Any, content: Any, fixture_id: str = "loan-calculator"):
+async def post_raw(client: httpx.AsyncClient, target: Target, content: Any, fixture_id: str = "loan-calculator"):
     return await client.post(target.execute_path(fixture_id), content=content, headers=JSON)
 
 

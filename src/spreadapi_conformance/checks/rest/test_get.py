@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -30,10 +30,14 @@ from ._support import (
     survives_query,
 )
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
-async def get(client: httpx.AsyncClient, target: Any, fixture_id: str, inputs: dict[str, Any], **control: str):
+async def get(client: httpx.AsyncClient, target: Target, fixture_id: str, inputs: dict[str, Any], **control: str):
     params = {key: query_text(value) for key, value in inputs.items()} | control
     return await client.get(target.execute_path(fixture_id), params=params, headers=target.auth(fixture_id))
 

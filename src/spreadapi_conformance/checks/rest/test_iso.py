@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -16,13 +16,17 @@ from spreadapi_conformance.strategies import cells_for
 
 from ._support import excerpt, ok_json, outputs_of
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
 CONCURRENT = 40
 
 
-async def post(client: httpx.AsyncClient, target: Any, fixture_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
+async def post(client: httpx.AsyncClient, target: Target, fixture_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
     # nocache: a result cache must not be what makes these pass or fail.
     response = await client.post(
         target.execute_path(fixture_id), json={"inputs": inputs, "nocache": True}, headers=target.auth(fixture_id)
@@ -31,7 +35,7 @@ async def post(client: httpx.AsyncClient, target: Any, fixture_id: str, inputs: 
     return ok_json(response)
 
 
-def expected(target: Any, fixture_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def expected(target: Target, fixture_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return expected_outputs(fixture_id, cells_for(target.fixture(fixture_id), inputs))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import httpx
@@ -11,10 +11,14 @@ import pytest
 from ..answers import objects
 from ._support import FIXTURE_IDS, error_json, excerpt, ok_json
 
+if TYPE_CHECKING:
+    from ..target import Target
+
+
 pytestmark = pytest.mark.conformance
 
 
-async def listing(client: httpx.AsyncClient, target: Any, **params: Any) -> dict[str, Any]:
+async def listing(client: httpx.AsyncClient, target: Target, **params: Any) -> dict[str, Any]:
     response = await client.get(target.path("services"), params=params)
     body = ok_json(response)
     assert isinstance(body.get("services"), list), f"no services list: {excerpt(response)}"
@@ -22,7 +26,7 @@ async def listing(client: httpx.AsyncClient, target: Any, **params: Any) -> dict
     return body
 
 
-async def every_service(client: httpx.AsyncClient, target: Any) -> dict[str, dict[str, Any]]:
+async def every_service(client: httpx.AsyncClient, target: Target) -> dict[str, dict[str, Any]]:
     """Every listed service by id, walking the pages."""
     found: dict[str, dict[str, Any]] = {}
     offset = 0
@@ -35,13 +39,13 @@ async def every_service(client: httpx.AsyncClient, target: Any) -> dict[str, dic
     pytest.fail("the list never stops saying hasMore")
 
 
-def listed(found: dict[str, dict[str, Any]], target: Any, fixture_id: str) -> dict[str, Any]:
+def listed(found: dict[str, dict[str, Any]], target: Target, fixture_id: str) -> dict[str, Any]:
     published = target.published(fixture_id)
     assert published.id in found, f"{published.id!r} is not listed; listed: {sorted(found)[:20]}"
     return found[published.id]
 
 
-async def details(client: httpx.AsyncClient, target: Any, fixture_id: str) -> dict[str, Any]:
+async def details(client: httpx.AsyncClient, target: Target, fixture_id: str) -> dict[str, Any]:
     response = await client.get(target.path("details", fixture=fixture_id))
     return ok_json(response)
 
