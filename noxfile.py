@@ -1,4 +1,4 @@
-"""Sessions: tests (everything), lint, certify (the main job), notebooks, bench, build. `nox -l` lists them.
+"""Sessions: tests (everything), lint, certify (the main job), selftest, notebooks, bench, build. `nox -l` lists them.
 
 Every session runs on the interpreter nox itself runs with, which must be one the package supports
 (3.11 to 3.13); any other, and a Python a session asks for that is not there, is an error, never a skip
@@ -41,12 +41,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, the committed fixture workbooks match their build script, docs/requirements.md matches the catalogue."""
+    """ruff, the committed fixture workbooks match their build script, the generated pages (requirements,
+    faults) match their data, the clause coverage matrix agrees with the catalogue and docs/coverage.md with it."""
     _install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("python", "fixtures/build_workbooks.py", "--check")
     session.run("python", "scripts/requirements_doc.py", "--check")
+    session.run("python", "scripts/coverage_doc.py", "--check")
 
 
 @nox.session
@@ -54,6 +56,13 @@ def certify(session: nox.Session) -> None:
     """Certify a target: `nox -s certify` (in-process reference) or `nox -s certify -- --target FILE`."""
     _install(session)
     session.run("spreadapi-conformance", "certify", *session.posargs)
+
+
+@nox.session
+def selftest(session: nox.Session) -> None:
+    """What certify catches: the clean reference, then one certify per deliberate fault (`-- --list` names them)."""
+    _install(session)
+    session.run("spreadapi-conformance", "selftest", *session.posargs)
 
 
 @nox.session

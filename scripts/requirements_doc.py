@@ -1,4 +1,5 @@
-"""Write docs/requirements.md from the catalogue, or (--check) fail when the committed page is stale."""
+"""Write the pages generated from the package's data (docs/requirements.md from the catalogue, docs/faults.md
+from the fault catalogue), or (--check) fail when a committed page is stale."""
 
 from __future__ import annotations
 
@@ -6,19 +7,22 @@ import sys
 from pathlib import Path
 
 from spreadapi_conformance.catalog import requirements_markdown
+from spreadapi_conformance.selftest import faults_markdown
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "requirements.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+PAGES = {DOCS / "requirements.md": requirements_markdown, DOCS / "faults.md": faults_markdown}
 
 
 def main(argv: list[str]) -> int:
-    text = requirements_markdown()
-    if "--check" in argv:
-        if not PAGE.exists() or PAGE.read_text(encoding="utf-8") != text:
-            print(f"{PAGE} is stale: run python scripts/requirements_doc.py", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(text, encoding="utf-8")
-    return 0
+    stale = 0
+    for page, render in PAGES.items():
+        text = render()
+        if "--check" not in argv:
+            page.write_text(text, encoding="utf-8")
+        elif not page.exists() or page.read_text(encoding="utf-8") != text:
+            print(f"{page} is stale: run python scripts/requirements_doc.py", file=sys.stderr)
+            stale = 1
+    return stale
 
 
 if __name__ == "__main__":

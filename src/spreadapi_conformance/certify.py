@@ -51,6 +51,7 @@ class CertifyRequest:
     progress: bool = True
     workers: int | None = None  # checks run at once (pytest-xdist); None: DEFAULT_WORKERS live, 0 in process
     check_timeout: float | None = None  # s: one check's time limit; None: the plugin's default
+    reference_faults: tuple[str, ...] = ()  # in process: deployment bugs the reference starts with (selftest)
 
 
 # A live target is checked by this many pytest-xdist workers at once: its checks mostly wait on the network
@@ -111,6 +112,15 @@ def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...]
         raise CertifyError(f"unknown option {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
     if request.max_rps is not None and request.max_rps <= 0:
         raise CertifyError("--max-rps must be a positive number")
+    if request.reference_faults:
+        from .reference.faults import check_names
+
+        if request.target is not None:
+            raise CertifyError("faults are for the embedded reference: give no --target")
+        try:
+            check_names(request.reference_faults)
+        except ValueError as exc:
+            raise CertifyError(str(exc)) from None
     if request.check_timeout is not None and request.check_timeout < 0:
         raise CertifyError("--check-timeout must be 0 (no limit) or a positive number of seconds")
     if request.workers is not None and not 0 <= request.workers <= 32:
@@ -194,7 +204,8 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
         "conformance",
         # The checks' own settings, whatever pytest configuration lies around the installed package (a
         # checkout's pyproject.toml, a user's pytest.ini): certify's plugin shows progress and the summary,
-        # so pytest's terminal output is off; the check plugin is named in case autoloading is disabled.
+        # so pytest's terminal output goes nowhere (report/worker.py); the check plugin is named in case
+        # autoloading is disabled.
         "-c",
         os.devnull,
         "--rootdir",
@@ -204,8 +215,6 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
         "-p",
         "spreadapi_conformance.report.worker",
         f"--spreadapi-certified={','.join(certified)}",
-        "-p",
-        "no:terminal",
         "-p",
         "no:cacheprovider",
         "--strict-markers",
@@ -229,6 +238,7 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
     args += [f"--spreadapi-mcp-revision={revision}" for revision in revisions]
     if request.check_timeout is not None:
         args.append(f"--spreadapi-check-timeout={request.check_timeout}")
+    args += [f"--spreadapi-reference-fault={name}" for name in request.reference_faults]
 
     plugin = ConformancePlugin(
         load_catalog(),
@@ -270,6 +280,7 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "duration_s": round(duration, 1),
             "checks_s": round(plugin.checks_took, 1),
+            "reference_faults": list(request.reference_faults),
             "requested_options": requested,
             "certified_options": certified,
             "select": request.select,

@@ -117,6 +117,14 @@ def serve(
             "Default: no admin surface.",
         ),
     ] = None,
+    fault: Annotated[
+        list[str],
+        typer.Option(
+            metavar="NAME",
+            help="Reproduce this deployment bug (repeatable; spreadapi-conformance selftest --list names them). "
+            "For proving what certify catches, never for a real deployment.",
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run the reference implementation under uvicorn."""
     import uvicorn
@@ -141,6 +149,7 @@ def serve(
         service_tokens=pinned,
         redirect_allowlist=_parse_allowlist(redirect_allowlist),
         admin_token=admin_token or None,
+        faults=frozenset(fault),
     )
 
     def announce(reference: Reference) -> None:
@@ -243,6 +252,14 @@ def certify(
             show_default=False,
         ),
     ] = None,
+    reference_fault: Annotated[
+        list[str],
+        typer.Option(
+            metavar="NAME",
+            help="Start the embedded reference with this deployment bug (repeatable; selftest --list names "
+            "them). For proving what certify catches.",
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run the conformance checks against a target, print a verdict per option, write the reports.
 
@@ -265,8 +282,53 @@ def certify(
         progress=progress,
         workers=workers,
         check_timeout=check_timeout,
+        reference_faults=tuple(reference_fault),
     )
     raise typer.Exit(run(request))
+
+
+@app.command()
+def selftest(
+    fault: Annotated[
+        list[str], typer.Option(metavar="NAME", help="Only this fault (repeatable). Default: every one.")
+    ] = [],  # noqa: B006
+    list_faults: Annotated[
+        bool, typer.Option("--list", help="List the faults and the checks meant to catch them.")
+    ] = False,
+    report_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="Where selftest.json, selftest.html and each run's reports go.")
+    ] = Path("reports"),
+    jobs: Annotated[int, typer.Option(metavar="N", help="Certify runs at once.")] = 2,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Run only the checks each fault names (a minute, not a quarter of an hour): proves each fault "
+            "is caught by its own checks, not that no other check misjudges it.",
+        ),
+    ] = False,
+) -> None:
+    """Prove what certify catches: certify the clean reference (no false alarm allowed), then the reference
+    with each deliberate deployment bug (each must be caught by a check it names).
+
+    Exit code 0: no false alarm and every fault caught. 1: otherwise. 2: an unknown fault."""
+    from .reference.faults import FAULTS, check_names
+    from .selftest import run_selftest
+
+    try:
+        check_names(fault)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if list_faults:
+        for item in FAULTS.values():
+            if not fault or item.name in fault:
+                typer.echo(f"{item.name}\t{item.area}\t{', '.join(item.caught_by)}\t{item.bug}")
+        return
+    if jobs < 1:
+        typer.echo("error: --jobs must be at least 1", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_selftest(fault, report_dir, jobs=jobs, quick=quick))
 
 
 @app.command()

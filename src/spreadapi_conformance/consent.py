@@ -147,6 +147,40 @@ async def authorize(
     raise ValueError(f"no automated consent in mode {mode!r}")
 
 
+PASTING = ("form", "json")  # the consent modes in which the user pastes credentials the deployment judges
+
+
+async def code_for_paste(
+    client: httpx.AsyncClient,
+    authorize_url: str,
+    params: dict[str, str],
+    credentials: dict[str, str],
+    *,
+    mode: str,
+    redirect_uri: str,
+    consent_endpoint: str | None = None,
+) -> tuple[str | None, httpx.Response]:
+    """Paste ``credentials`` and approve, as a user would (``mode`` one of :data:`PASTING`): the code the
+    deployment issued for them, or None when it issued none (it refused them), and the answer that said so.
+    Unlike :func:`authorize`, a refusal is an outcome here, not a :class:`ConsentError`."""
+    if mode == "form":
+        response = await approve(client, authorize_url, params, credentials)
+        location = response.headers.get("location", "") if response.status_code in REDIRECTS else ""
+        location = urljoin(str(response.url), location) if location else ""
+        if not _returns_to(location, redirect_uri):
+            return None, response
+        return parse_qs(urlsplit(location).query).get("code", [None])[0], response
+    if mode == "json":
+        response = await client.post(consent_endpoint or "", json={**params, **credentials})
+        try:
+            body = response.json() if response.status_code == 200 else None
+        except ValueError:
+            body = None
+        code = body.get("code") if isinstance(body, dict) and isinstance(body.get("code"), str) else None
+        return code, response
+    raise ValueError(f"the user pastes nothing in consent mode {mode!r}")
+
+
 async def _json_consent(
     client: httpx.AsyncClient, endpoint: str, params: dict[str, str], credentials: dict[str, str], redirect_uri: str
 ) -> Authorized:

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from .target import TargetSpec, reference_spec
 
 
-def in_process_reference() -> tuple[TargetSpec, Any]:
+def in_process_reference(faults: Iterable[str] = ()) -> tuple[TargetSpec, Any]:
     """``(spec, app)`` of a freshly seeded reference with the memory store and its admin surface on (so
-    the checks that issue and revoke credentials of their own run too)."""
+    the checks that issue and revoke credentials of their own run too); ``faults``: deployment bugs to
+    reproduce (``reference.faults``), for the selftest (ValueError naming an unknown one)."""
     from .reference.app import Reference
     from .reference.config import ReferenceConfig
+    from .reference.faults import check_names
+
+    faults = check_names(faults)
 
     # No background warm-up: the checks compile what they use, and no thread outlives the run.
     admin_token = "admin-" + secrets.token_hex(16)
-    reference = Reference(ReferenceConfig(warm_up=False, admin_token=admin_token))
+    reference = Reference(ReferenceConfig(warm_up=False, admin_token=admin_token, faults=faults))
     asyncio.run(reference.seed())  # the memory store is not bound to an event loop
     return reference_spec(reference, None, admin_token=admin_token), reference.app

@@ -1,7 +1,8 @@
 """Every check survives hostile answers: certify against a deployment whose every answer (but the listing
 pre-flight needs) is deep, huge, truncated, wrong-typed or not JSON ends with failures that say what came, and
 not one ``error`` (an exception in the kit's own code). Every check family runs: REST, OpenAPI, OAuth (consent
-by form), MCP (raw HTTP and the SDK client), the replays."""
+by form), MCP (raw HTTP and the SDK client), the replays; with ``[admin]``, so that the checks that issue
+credentials of their own run too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from ..serve.conftest import uvicorn_thread
 from ._hostile import MODES, hostile_app
-from .conftest import SECRET_MCP_TOKEN, SECRET_QUOTE_TOKEN, certify
+from .conftest import SECRET_ADMIN_TOKEN, SECRET_MCP_TOKEN, SECRET_QUOTE_TOKEN, certify
 
 pytestmark = pytest.mark.live
 
@@ -32,6 +33,8 @@ fixture = "edge-cases"
 all = "{SECRET_MCP_TOKEN}"
 [oauth]
 registration = true
+[admin]
+token = "{SECRET_ADMIN_TOKEN}"
 """,
         encoding="utf-8",
     )

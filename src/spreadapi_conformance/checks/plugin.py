@@ -71,6 +71,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "0: none); a check that runs out fails, saying which request it waited for",
     )
     group.addoption(
+        "--spreadapi-reference-fault",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="start the embedded reference with this deployment bug (repeatable; spreadapi-conformance selftest)",
+    )
+    group.addoption(
         "--spreadapi-mcp-revision",
         metavar="R",
         action="append",
@@ -189,10 +196,16 @@ def target(pytestconfig: pytest.Config) -> Any:
     from .target import Target
 
     path = pytestconfig.getoption("--spreadapi-target")
+    faults = pytestconfig.getoption("--spreadapi-reference-fault")
+    if faults and path:
+        raise pytest.UsageError("--spreadapi-reference-fault starts the embedded reference: give no --spreadapi-target")
     if not path:
         from ..embedded import in_process_reference
 
-        spec, app = in_process_reference()
+        try:
+            spec, app = in_process_reference(faults)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
         target = Target(spec=spec, app=app)
     else:
         try:

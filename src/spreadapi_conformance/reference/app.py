@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import traceback
 from collections.abc import Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from ..fixtures import ServiceDef, load_services
@@ -19,6 +20,7 @@ from .admin import ADMIN_ROUTES, admin_token_problem
 from .catalog import Catalog
 from .config import ReferenceConfig
 from .credentials import ServiceTokens
+from .faults import active, check_names
 from .mcp_tokens import McpTokens
 from .oauth_grants import OAuthClients, OAuthCodes, OAuthTokens
 from .store import TokenStore, open_store
@@ -73,13 +75,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the server log, never to the client.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if active(request, "rest-traceback-in-errors"):
+        return PlainTextResponse("".join(traceback.format_exception(exc)), 500)
     return JSONResponse({"error": "Internal server error", "message": "The server failed; see its log."}, 500)
 
 
 def build_app(
     config: ReferenceConfig, store: TokenStore, services: Mapping[str, ServiceDef], on_startup=()
 ) -> Starlette:
-    catalog = Catalog(services, config.engine)
+    catalog = Catalog(services, config.engine, config.faults)
     if config.admin_token is not None and (problem := admin_token_problem(config.admin_token)):
         raise ValueError(problem)
     # The admin surface is mounted only when configured: otherwise its paths are unknown paths (404).
@@ -130,6 +134,7 @@ class Reference:
     ):
         """``store`` replaces the one ``config.store_url`` names (tests pass a MemoryStore on a ManualClock)."""
         self.config = config or ReferenceConfig()
+        check_names(self.config.faults)  # an unknown fault is a ValueError here, before anything starts
         self.services = dict(services if services is not None else load_services())
         self.store = store if store is not None else open_store(self.config.store_url, prefix=self.config.store_prefix)
         self.service_tokens: dict[str, str] = {}  # service id -> plain token (private services)

@@ -28,3 +28,5 @@ class ReferenceConfig:
     # Bearer token of the admin surface (/admin/…: revoke credentials from outside the process, for
     # the suite). None: the surface does not exist, and its paths answer 404 like any unknown path.
     admin_token: str | None = field(default=None, repr=False)
+    # Deployment bugs to reproduce (faults.FAULTS), for the selftest: empty in every real use.
+    faults: frozenset[str] = frozenset()

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..engine import CellValue
 from ..fixtures import InputDef, ServiceDef
+from .faults import active
 
 CLEAR_CELL = "__SPREADAPI_NULL__"
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "wahr", "ja", "j", "1"})
@@ -217,12 +218,17 @@ def _missing(value: Any) -> bool:
     return value is None or value == ""
 
 
-def resolve(service: ServiceDef, provided: Mapping[str, Any]) -> ResolvedInputs:
-    """Validate and coerce ``provided`` against the service; raise InputError with SpreadAPI's bodies."""
-    lowered = {str(k).lower(): v for k, v in provided.items()}
+def resolve(service: ServiceDef, provided: Mapping[str, Any], faults: frozenset[str] = frozenset()) -> ResolvedInputs:
+    """Validate and coerce ``provided`` against the service; raise InputError with SpreadAPI's bodies.
+    ``faults``: the deployment bugs to reproduce (``faults.rest``), for the selftest."""
+    exact_keys = active(faults, "inputs-keys-case-sensitive")
+    lowered = {str(k) if exact_keys else str(k).lower(): v for k, v in provided.items()}
     matched: dict[str, tuple[str, Any]] = {}  # input name -> (key as sent, value)
     for key, value in lowered.items():
-        spec = next((s for s in service.inputs if _match(s, key)), None)
+        if exact_keys:
+            spec = next((s for s in service.inputs if key in (s.name, s.address)), None)
+        else:
+            spec = next((s for s in service.inputs if _match(s, key)), None)
         if spec is not None and spec.name not in matched:
             matched[spec.name] = (key, value)
 
@@ -240,16 +246,26 @@ def resolve(service: ServiceDef, provided: Mapping[str, Any]) -> ResolvedInputs:
         if _missing(raw):  # an optional input sent empty counts as not sent
             continue
         value, error = coerce(spec, raw)
+        exact_enum = active(faults, "inputs-enum-case-sensitive") and spec.allowed_values
+        if error is None and exact_enum and raw not in spec.allowed_values:
+            value, error = None, _fail(spec, f"Value {raw!r} is not allowed", "invalid_enum_value")
         if error:
             errors.append(error)
             continue
+        if active(faults, "inputs-percent-divided-twice") and isinstance(raw, str) and _PERCENT.fullmatch(raw.strip()):
+            value = _plain(js_number(value) / 100)
         resolved.cells[name] = value
-        resolved.echo.append({"name": name, "title": spec.title, "value": value})
+        echoed = raw if active(faults, "inputs-echo-as-sent") else value
+        resolved.echo.append({"name": name, "title": spec.title, "value": echoed})
+    if errors and active(faults, "inputs-first-error-only"):
+        errors = errors[:1]
     if errors:
         raise InputError(
             "Parameter validation failed", f"{len(errors)} parameter(s) failed validation", {"errors": errors}
         )
 
+    if active(faults, "workbook-state-leaks"):
+        return resolved  # omitted inputs are not written: the reused workbook keeps the last call's values
     for spec in service.inputs:
         if spec.mandatory or spec.name in resolved.cells or spec.default is None:
             continue

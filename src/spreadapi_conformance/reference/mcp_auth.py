@@ -36,7 +36,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..fixtures import ServiceDef
-from .credentials import MCP_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX, token_hash
+from .credentials import MCP_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX, SERVICE_TOKEN_PREFIX, TokenCheck, token_hash
+from .faults import active
 from .oauth import DEFAULT_SCOPE, mcp_resource, service_resource, service_scope
 from .rest import NOT_FOUND, base_url, bearer_token
 
@@ -152,6 +153,13 @@ def _metadata_url(base: str, endpoint: str) -> str:
 _MISSING = "Send a credential as 'Authorization: Bearer <token>' (tokens in the query string are not accepted)."
 
 
+def _credential(request: Request) -> str | None:
+    token = bearer_token(request)
+    if token is None and active(request, "mcp-query-token-accepted"):
+        token = request.query_params.get("access_token") or request.query_params.get("token")
+    return token
+
+
 async def _authenticate_service(request: Request) -> McpAccess | Response:
     catalog = request.app.state.catalog
     service: ServiceDef | None = catalog.get(request.path_params["service_id"])
@@ -166,22 +174,27 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
     scope = service_scope(service.id)
 
     def deny(status: int, error: str | None, description: str) -> Response:
-        return _challenge(status, error, description, resource_metadata=_metadata_url(base, endpoint), scope=scope)
+        metadata = None if active(request, "mcp-challenge-without-metadata") else _metadata_url(base, endpoint)
+        if status == 401 and error == "invalid_token" and active(request, "mcp-unknown-token-403"):
+            status = 403
+        return _challenge(status, error, description, resource_metadata=metadata, scope=scope)
 
-    token = bearer_token(request)
+    token = _credential(request)
     if token is None:
         return deny(401, None, f"The service {service.id!r} is private. {_MISSING}")
     if token.startswith(OAUTH_TOKEN_PREFIX):
-        grant = await request.app.state.oauth_tokens.resolve(token)
+        grant = await request.app.state.oauth_tokens.resolve(token, _check_revocation(request))
         if grant is None:
             return deny(401, "invalid_token", "The access token is invalid, expired or revoked.")
-        if grant.resource != endpoint:
+        if grant.resource != endpoint and not active(request, "oauth-token-any-resource"):
             return deny(401, "invalid_token", "The access token was issued for another resource.")
         if service.id not in grant.service_ids or scope not in grant.scopes:
             return deny(403, "insufficient_scope", f"The access token does not grant {scope}.")
         return McpAccess("service", endpoint, (service,), f"oauth:{grant.client_id}")
-    check = await request.app.state.service_tokens.validate(token, service.id)
-    if check.valid:
+    if await _mcp_token_opens(request, token, service.id):
+        return McpAccess("service", endpoint, (service,), f"mcp-token:{token_hash(token)}")
+    check = await _validated_service_token(request, token, service.id)
+    if check.valid or _fault_lets_through(request, check.error):
         return McpAccess("service", endpoint, (service,), f"service-token:{check.token_id}")
     if check.status == 403:
         return deny(403, "insufficient_scope", "This token belongs to another service.")
@@ -190,8 +203,33 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
     return JSONResponse({"error": "Token validation failed", "message": "The token store did not answer."}, 503)
 
 
+async def _validated_service_token(request: Request, token: str, service_id: str) -> TokenCheck:
+    if not active(request, "mcp-service-token-cached"):
+        return await request.app.state.service_tokens.validate(token, service_id)
+    # The fault: a token that validated once stays valid for the life of the process.
+    cache = request.app.state.__dict__.setdefault("fault_validated_tokens", {})
+    if (token, service_id) not in cache or not cache[(token, service_id)].valid:
+        cache[(token, service_id)] = await request.app.state.service_tokens.validate(token, service_id)
+    return cache[(token, service_id)]
+
+
+async def _mcp_token_opens(request: Request, token: str, service_id: str) -> bool:
+    """The fault ``mcp-service-endpoint-takes-mcp-tokens``: an MCP token granting the service opens it."""
+    if not (token.startswith(MCP_TOKEN_PREFIX) and active(request, "mcp-service-endpoint-takes-mcp-tokens")):
+        return False
+    return service_id in (await request.app.state.mcp_tokens.validate(token) or [])
+
+
+def _fault_lets_through(request: Request, denial: str | None) -> bool:
+    if denial == "Token does not belong to this service":
+        return active(request, "mcp-service-token-any-service")
+    return denial == "Token expired" and active(request, "mcp-expired-service-token-accepted")
+
+
 def _reachable(request: Request, service_ids: tuple[str, ...] | list[str]) -> tuple[ServiceDef, ...]:
     catalog = request.app.state.catalog
+    if active(request, "mcp-grant-ignored"):
+        return tuple(catalog.services.values())
     found = (catalog.get(s) for s in dict.fromkeys(service_ids))
     return tuple(s for s in found if s is not None)
 
@@ -200,14 +238,22 @@ async def _authenticate_bridge(request: Request) -> McpAccess | Response:
     endpoint = f"{base_url(request)}/api/mcp/bridge"
 
     def deny(error: str | None, description: str) -> Response:
+        if active(request, "bridge-no-challenge"):
+            return JSONResponse({"error": error or "unauthorized", "error_description": description}, 401)
         return _challenge(401, error, description, resource_metadata=None, scope=None, realm=BRIDGE_REALM)
 
     token = bearer_token(request)
     if token is None:
         return deny(None, f"The bridge needs an MCP token ({MCP_TOKEN_PREFIX}...). {_MISSING}")
+    if token.startswith(SERVICE_TOKEN_PREFIX) and active(request, "bridge-accepts-service-tokens"):
+        catalog = request.app.state.catalog
+        ids = [s for s in catalog.services if (await request.app.state.service_tokens.validate(token, s)).valid]
+        return McpAccess("bridge", endpoint, _reachable(request, ids), f"service-token:{token_hash(token)}")
     if not token.startswith(MCP_TOKEN_PREFIX):
         return deny("invalid_token", f"The bridge accepts only MCP tokens ({MCP_TOKEN_PREFIX}...).")
     service_ids = await request.app.state.mcp_tokens.validate(token)
+    if service_ids is None and active(request, "bridge-mcp-token-shape-only"):
+        service_ids = list(request.app.state.catalog.services)
     if service_ids is None:
         return deny("invalid_token", "The MCP token is invalid or has been revoked.")
     return McpAccess("bridge", endpoint, _reachable(request, service_ids), f"mcp-token:{token_hash(token)}")
@@ -218,19 +264,28 @@ async def _authenticate_oauth(request: Request) -> McpAccess | Response:
     endpoint = mcp_resource(base)
 
     def deny(error: str | None, description: str) -> Response:
-        return _challenge(401, error, description, resource_metadata=_metadata_url(base, endpoint), scope=DEFAULT_SCOPE)
+        metadata = None if active(request, "mcp-challenge-without-metadata") else _metadata_url(base, endpoint)
+        return _challenge(401, error, description, resource_metadata=metadata, scope=DEFAULT_SCOPE)
 
-    token = bearer_token(request)
+    token = _credential(request)
     if token is None:
         return deny(None, f"Connect through OAuth: this endpoint needs an access token. {_MISSING}")
+    if token.startswith(MCP_TOKEN_PREFIX) and active(request, "mcp-oauth-endpoint-takes-mcp-tokens"):
+        service_ids = await request.app.state.mcp_tokens.validate(token)
+        if service_ids is not None:
+            return McpAccess("oauth", endpoint, _reachable(request, service_ids), f"mcp-token:{token_hash(token)}")
     if not token.startswith(OAUTH_TOKEN_PREFIX):
         return deny("invalid_token", "This endpoint accepts only OAuth access tokens issued for it.")
-    grant = await request.app.state.oauth_tokens.resolve(token)
+    grant = await request.app.state.oauth_tokens.resolve(token, _check_revocation(request))
     if grant is None:
         return deny("invalid_token", "The access token is invalid, expired or revoked.")
-    if grant.resource != endpoint:
+    if grant.resource != endpoint and not active(request, "oauth-token-any-resource"):
         return deny("invalid_token", "The access token was issued for another resource.")
     return McpAccess("oauth", endpoint, _reachable(request, grant.service_ids), f"oauth:{grant.client_id}")
+
+
+def _check_revocation(request: Request) -> bool:
+    return not active(request, "oauth-revocation-ignored")
 
 
 _AUTHENTICATE = {"service": _authenticate_service, "bridge": _authenticate_bridge, "oauth": _authenticate_oauth}

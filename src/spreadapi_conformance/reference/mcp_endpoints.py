@@ -41,10 +41,12 @@ import mcp.types as types
 from mcp.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecurityMiddleware
+from mcp.types.version import SUPPORTED_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from .faults import active
 from .mcp_auth import ACCESS_KEY, FAMILIES, Family, authenticate, transport_security
 from .mcp_servers import build_server
 
@@ -165,6 +167,7 @@ class _Endpoint:
         # RFC 9110 §5.5: optional whitespace around a field value is not part of it. Some servers leave it
         # in, and the SDK compares Mcp-Method / Mcp-Name with the body verbatim.
         scope["headers"] = [(name, value.strip(b" \t")) for name, value in scope["headers"]]
+        scope["headers"] = _faulty_headers(scope)
         request = Request(scope, receive)
         outcome = await authenticate(self.family, request)
         if isinstance(outcome, Response):
@@ -186,13 +189,28 @@ class _Endpoint:
             if raw is None:
                 await Response("Request body too large", 413)(scope, receive, send)
                 return
-            if problem := _envelope_problem(raw):
+            if not active(request, "mcp-envelope-unchecked") and (problem := _envelope_problem(raw)):
                 await _invalid_request(problem)(scope, receive, send)
                 return
             receive = _replaying(raw, receive)
         scope[ACCESS_KEY] = outcome
         scope["user"] = outcome.user()
         await manager.handle_request(scope, receive, send)
+
+
+def _faulty_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The request headers as the faults ``mcp-origin-unchecked`` and ``mcp-protocol-version-ignored``
+    leave them (a proxy that drops them); unchanged without a fault."""
+    app = scope["app"]
+    drop_origin = active(app, "mcp-origin-unchecked")
+    drop_version = active(app, "mcp-protocol-version-ignored")
+    known = {v.encode() for v in SUPPORTED_PROTOCOL_VERSIONS}
+    return [
+        (name, value)
+        for name, value in scope["headers"]
+        if not (drop_origin and name == b"origin")
+        and not (drop_version and name == b"mcp-protocol-version" and value not in known)
+    ]
 
 
 SERVICE_ENDPOINT = _Endpoint("service")

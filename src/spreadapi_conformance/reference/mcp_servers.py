@@ -16,6 +16,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
 
+from .faults import active
 from .mcp_auth import ACCESS_KEY, Family, McpAccess
 from .mcp_guidance import bridge_instructions, service_instructions
 from .mcp_schemas import bridge_tools, service_tools
@@ -91,10 +92,18 @@ class _PerCaller:
 async def _list_tools(
     ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
 ) -> types.ListToolsResult:
-    access, _catalog = _access(ctx)
-    if access.family == "service":
-        return types.ListToolsResult(tools=service_tools(access.services[0]))
-    return types.ListToolsResult(tools=bridge_tools(access.services))
+    access, catalog = _access(ctx)
+    tools = service_tools(access.services[0]) if access.family == "service" else bridge_tools(access.services)
+    return types.ListToolsResult(tools=[_with_faults(tool, catalog.faults) for tool in tools])
+
+
+def _with_faults(tool: types.Tool, faults: frozenset[str]) -> types.Tool:
+    if active(faults, "mcp-schema-untyped") and tool.name == "spreadapi_calc":
+        untyped = {"type": "object", "properties": {"inputs": {"type": "object"}}, "required": ["inputs"]}
+        tool = tool.model_copy(update={"input_schema": untyped})
+    if active(faults, "mcp-no-output-schema"):
+        tool = tool.model_copy(update={"output_schema": None, "annotations": None})
+    return tool
 
 
 async def _call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -145,6 +154,12 @@ async def _set_level(ctx: ServerRequestContext[Any, Any], params: types.SetLevel
     return types.EmptyResult()
 
 
+async def _ping(ctx: ServerRequestContext[Any, Any], params: types.RequestParams | None) -> types.EmptyResult:
+    if active(_access(ctx)[1].faults, "mcp-ping-unanswered"):
+        raise MCPError(types.METHOD_NOT_FOUND, "Method not found")
+    return types.EmptyResult()
+
+
 def build_server(family: Family) -> Server[Any]:
     names = {"service": "spreadapi-service", "bridge": "spreadapi-bridge", "oauth": "spreadapi"}
     server: Server[Any] = Server(
@@ -160,6 +175,7 @@ def build_server(family: Family) -> Server[Any]:
         on_list_resources=_no_resources,
         on_list_resource_templates=_no_templates,
         on_read_resource=_read_resource,
+        on_ping=_ping,
     )
     server.add_request_handler("server/discover", types.RequestParams, _discover)
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _set_level)

@@ -60,17 +60,18 @@ class McpTokens:
         await self.store.sadd(f"mcp:user:{user_id}:tokens", digest)
         return token
 
-    async def validate(self, token: object) -> list[str] | None:
-        """The service ids the token grants, or None when it is malformed, unknown or revoked."""
+    async def validate(self, token: object, active_only: bool = True) -> list[str] | None:
+        """The service ids the token grants, or None when it is malformed, unknown or revoked (``active_only``
+        False: revoked too, the consent fault ``consent-revoked-mcp-token-accepted``)."""
         if not looks_like(token, MCP_TOKEN_PREFIX):
             return None
         assert isinstance(token, str)
-        return await self.validate_hash(token_hash(token))
+        return await self.validate_hash(token_hash(token), active_only)
 
-    async def validate_hash(self, digest: str) -> list[str] | None:
+    async def validate_hash(self, digest: str, active_only: bool = True) -> list[str] | None:
         """As ``validate``, from the token's SHA-256 (what OAuth grants keep instead of the token)."""
         record = await self.store.hgetall(_key(digest))
-        if record.get("isActive") != "true":
+        if not record or (active_only and record.get("isActive") != "true"):
             return None
         try:
             ids = json.loads(record.get("serviceIds", "[]"))

@@ -32,6 +32,7 @@ from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from ..fixtures import ServiceDef
 from . import calculation
 from .catalog import Catalog
+from .faults import active
 from .inputs import InputError, resolve
 from .mcp_guidance import BATCH_MAX, BATCH_MIN, example_inputs, service_details
 
@@ -74,7 +75,7 @@ def input_error_text(exc: InputError) -> str:
 
 async def calculate(catalog: Catalog, service: ServiceDef, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """The REST ``execute`` body for ``inputs`` (its metadata aside); raises InputError."""
-    return await calculation.calculate(catalog, service, resolve(service, inputs))
+    return await calculation.calculate(catalog, service, resolve(service, inputs, catalog.faults))
 
 
 def _inputs_problem(inputs: Any, service: ServiceDef, tool: str) -> str | None:
@@ -102,14 +103,27 @@ async def _calc(catalog: Catalog, service: ServiceDef, arguments: Mapping[str, A
     if problem := _inputs_problem(inputs, service, "spreadapi_calc"):
         return _fail(problem)
     try:
-        return _ok(await calculate(catalog, service, inputs))
+        body = await calculate(catalog, service, inputs)
     except InputError as exc:
+        if active(catalog.faults, "mcp-tool-error-as-protocol-error"):
+            raise MCPError(INVALID_PARAMS, input_error_text(exc)) from None
         return _fail(input_error_text(exc))
+    if active(catalog.faults, "mcp-results-rounded"):
+        for output in body["outputs"]:
+            output["value"] = _rounded(output["value"])
+    return _ok(body)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return round(value, 2) if isinstance(value, float) else value
 
 
 async def _batch(catalog: Catalog, service: ServiceDef, arguments: Mapping[str, Any]) -> CallToolResult:
     scenarios = arguments.get("scenarios")
-    if not isinstance(scenarios, list) or not BATCH_MIN <= len(scenarios) <= BATCH_MAX:
+    unbounded = active(catalog.faults, "mcp-batch-unbounded") and isinstance(scenarios, list)
+    if not unbounded and (not isinstance(scenarios, list) or not BATCH_MIN <= len(scenarios) <= BATCH_MAX):
         count = f"{len(scenarios)} scenarios" if isinstance(scenarios, list) else "no array"
         return _fail(
             f'"scenarios" must be an array of {BATCH_MIN} to {BATCH_MAX} objects like '

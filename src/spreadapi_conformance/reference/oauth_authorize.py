@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ..fixtures import ServiceDef
-from .credentials import MCP_TOKEN_PREFIX, looks_like, token_hash
+from .credentials import MCP_TOKEN_PREFIX, SERVICE_TOKEN_PREFIX, looks_like, token_hash
+from .faults import active
 from .oauth import (
     DEFAULT_SCOPE,
     FORM,
@@ -86,9 +87,12 @@ class AuthRequest:
     code_challenge: str
     resource: str
     service: ServiceDef | None  # None: multi-service
+    faults: frozenset[str] = frozenset()  # deployment bugs to reproduce (reference.faults), for the selftest
 
     def redirect(self, **params: str | None) -> str:
-        return add_query(self.redirect_uri, {**params, "state": self.params.get("state"), "iss": self.issuer})
+        state = None if active(self.faults, "oauth-state-dropped") else self.params.get("state")
+        issuer = None if active(self.faults, "oauth-no-iss") else self.issuer
+        return add_query(self.redirect_uri, {**params, "state": state, "iss": issuer})
 
 
 async def _client_and_redirect(request: Request, params: dict[str, str]) -> tuple[Client, str]:
@@ -98,6 +102,9 @@ async def _client_and_redirect(request: Request, params: dict[str, str]) -> tupl
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
         raise RequestError("invalid_request", "redirect_uri is required.")
+    prefix_match = active(request, "oauth-redirect-prefix-match")
+    if prefix_match and any(redirect_uri.startswith(r) for r in client.redirect_uris):
+        return client, redirect_uri
     if not redirect_matches(client.redirect_uris, redirect_uri):
         raise RequestError("invalid_request", "redirect_uri is not registered for this client.")
     return client, redirect_uri
@@ -123,6 +130,8 @@ def _target(request: Request, base: str, params: dict[str, str], back: Back) -> 
         return None, resource
     prefix = service_resource(base, "")
     named = catalog.get(resource[len(prefix) :]) if resource.startswith(prefix) else None
+    if named is None and service is None and active(request, "oauth-foreign-resource-accepted"):
+        return None, mcp_resource(base)
     if named is None or (service is not None and named.id != service.id):
         raise invalid
     return named, resource
@@ -147,10 +156,16 @@ async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
     def back(error: str) -> str:
         return add_query(redirect_uri, {"error": error, "state": state, "iss": issuer})
 
+    strict = active(request, "oauth-strict-parameters")
+    if strict and (unknown := sorted(set(params) - {*_PARAMS, "service_id"})):
+        raise RequestError("invalid_request", f"Unknown parameter: {', '.join(unknown)[:200]}", back("invalid_request"))
     if params.get("response_type") != "code":
         error = "unsupported_response_type"
         raise RequestError(error, "response_type must be code.", back(error))
-    if problem := challenge_problem(params.get("code_challenge"), params.get("code_challenge_method")):
+    method = params.get("code_challenge_method")
+    if active(request, "oauth-plain-pkce-accepted") and method in (None, "", "plain"):
+        method = "S256"  # recorded as S256: the exchange then compares the verifier's hash
+    if problem := challenge_problem(params.get("code_challenge"), method):
         raise RequestError("invalid_request", problem, back("invalid_request"))
     service, resource = _target(request, issuer, params, back)
     return AuthRequest(
@@ -162,6 +177,7 @@ async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
         code_challenge=params["code_challenge"],
         resource=resource,
         service=service,
+        faults=request.app.state.config.faults,
     )
 
 
@@ -178,6 +194,7 @@ def consent_page(auth: AuthRequest, message: str | None = None, status: int = 20
     return render(
         "authorize.html",
         status,
+        frameable=active(auth.faults, "consent-page-frameable"),
         client_name=auth.client.client_name or "An application",
         client_id=auth.client.client_id,
         redirect_host=urlsplit(auth.redirect_uri).netloc,
@@ -222,12 +239,13 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
         token_id = None
         if not service.public:
             token = text_param(body, "service_token")
-            if token is None:
+            if token is None and not active(request, "consent-service-token-optional"):
                 raise OAuthError("invalid_request", "This service requires a service token for authorization.")
-            check = await request.app.state.service_tokens.validate(token, service.id)
-            if not check.valid:
-                raise OAuthError("invalid_request", "Invalid service token.")
-            token_id = check.token_id
+            if token is not None:
+                check = await request.app.state.service_tokens.validate(token, service.id)
+                if not check.valid and not await _overlooked(request, check.error, token, service.id):
+                    raise OAuthError("invalid_request", "Invalid service token.")
+                token_id = check.token_id
         return Authorization(**common, service_ids=(service.id,), service_id=service.id, service_token_id=token_id)
 
     if not tokens:
@@ -237,11 +255,17 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
     granted: list[str] = []
     for index, token in enumerate(dict.fromkeys(tokens), start=1):
         # Never echo a token, not even part of one: a malformed paste may still be a secret.
+        if active(request, "consent-service-token-as-mcp-token") and looks_like(token, SERVICE_TOKEN_PREFIX):
+            granted.extend(await _services_of_service_token(request, token))
+            continue
         if not looks_like(token, MCP_TOKEN_PREFIX):
             raise OAuthError(
                 "invalid_request", f"Token {index} is not an MCP token ({MCP_TOKEN_PREFIX} followed by 64 hex)."
             )
-        ids = await request.app.state.mcp_tokens.validate(token)
+        revoked_too = active(request, "consent-revoked-mcp-token-accepted")
+        ids = await request.app.state.mcp_tokens.validate(token, active_only=not revoked_too)
+        if ids is None and active(request, "consent-mcp-token-shape-only"):
+            ids = list(request.app.state.catalog.services)
         if ids is None:
             raise OAuthError("invalid_request", f"Token {index} is invalid or has been revoked.")
         granted.extend(ids)
@@ -251,6 +275,23 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
         raise OAuthError("invalid_request", "These tokens grant access to no published service.")
     hashes = tuple(token_hash(t) for t in dict.fromkeys(tokens))
     return Authorization(**common, service_ids=service_ids, mcp_token_hashes=hashes)
+
+
+async def _services_of_service_token(request: Request, token: str) -> list[str]:
+    """The fault ``consent-service-token-as-mcp-token``: the services a service token is valid for."""
+    services = request.app.state.catalog.services
+    return [sid for sid in services if (await request.app.state.service_tokens.validate(token, sid)).valid]
+
+
+async def _overlooked(request: Request, denial: str | None, token: str, service_id: str) -> bool:
+    """Whether a consent with one of the service-token faults on lets this denial through."""
+    if denial == "Token does not belong to this service":
+        return active(request, "consent-service-token-any-service")
+    if denial == "Token expired":
+        return active(request, "consent-expired-service-token-accepted")
+    if looks_like(token, MCP_TOKEN_PREFIX) and active(request, "consent-mcp-token-as-service-token"):
+        return service_id in (await request.app.state.mcp_tokens.validate(token) or [])
+    return looks_like(token, SERVICE_TOKEN_PREFIX) and active(request, "consent-service-token-shape-only")
 
 
 def _cross_site(request: Request) -> bool:
@@ -292,11 +333,13 @@ async def authorize_submit(request: Request) -> Response:
         return consent_page(auth, exc.description, 400) if browser else error_response(exc)
     pending = PendingCode(authorization, auth.redirect_uri, auth.code_challenge, "S256")
     code = await request.app.state.oauth_codes.issue(pending)
-    return _respond(browser, auth.redirect(code=code), code)
+    status = 307 if active(auth.faults, "consent-redirect-307") else 303
+    return _respond(browser, auth.redirect(code=code), code, status)
 
 
-def _respond(browser: bool, target: str, code: str | None = None) -> Response:
+def _respond(browser: bool, target: str, code: str | None = None, status: int = 303) -> Response:
+    """``status`` 307: the fault ``consent-redirect-307`` (the browser would repost the pasted credentials)."""
     if browser:
-        return RedirectResponse(target, 303, headers=NO_STORE)
+        return RedirectResponse(target, status, headers=NO_STORE)
     body = {"redirect_to": target} if code is None else {"code": code, "redirect_to": target}
     return JSONResponse(body, headers=NO_STORE)

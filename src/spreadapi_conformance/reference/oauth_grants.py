@@ -189,11 +189,13 @@ class OAuthCodes:
         await self.store.hset(f"oauth:code:{code}", record, ttl=CODE_TTL)
         return code
 
-    async def take(self, code: str | None) -> PendingCode | None:
-        """Redeem a code: of any number of concurrent takers exactly one gets it, and only once."""
+    async def take(self, code: str | None, keep: bool = False) -> PendingCode | None:
+        """Redeem a code: of any number of concurrent takers exactly one gets it, and only once
+        (``keep``: read without deleting, the fault ``oauth-code-reusable``)."""
         if not looks_like(code, AUTH_CODE_PREFIX):
             return None
-        record = await self.store.htake(f"oauth:code:{code}")
+        key = f"oauth:code:{code}"
+        record = await (self.store.hgetall(key) if keep else self.store.htake(key))
         if not record:
             return None
         return PendingCode(
@@ -269,7 +271,7 @@ class OAuthTokens:
             return expires.timestamp() >= time.time()
         return True
 
-    async def resolve(self, token: object) -> Grant | None:
+    async def resolve(self, token: object, check_revocation: bool = True) -> Grant | None:
         """The grant behind an ``oat_`` token, or None: unknown, expired, or wrapping a revoked credential.
 
         A token whose wrapped credential was revoked is deleted on sight (as SpreadAPI does), so it
@@ -282,7 +284,7 @@ class OAuthTokens:
         if not record:
             return None
         authorization = Authorization.from_record(record)
-        reachable = await self.still_valid(authorization)
+        reachable = await self.still_valid(authorization) if check_revocation else authorization.service_ids
         if reachable is None:
             await self.store.delete(self._key(token))
             return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .faults import active
 from .oauth import MCP_SCOPES, mcp_resource, service_resource, service_scope
 from .rest import base_url
 
@@ -36,9 +37,10 @@ def _document(request: Request, body: dict) -> Response:
     return JSONResponse(body, headers=_HEADERS)
 
 
-def as_metadata(base: str) -> dict:
-    return {
-        "issuer": base,
+def as_metadata(base: str, faults: frozenset[str] = frozenset()) -> dict:
+    """``faults``: the deployment bugs to reproduce (``reference.faults``), for the selftest."""
+    metadata = {
+        "issuer": base + "/" if active(faults, "oauth-issuer-trailing-slash") else base,
         "authorization_endpoint": f"{base}/oauth/authorize",
         "token_endpoint": f"{base}/api/oauth/token",
         "registration_endpoint": f"{base}/oauth/register",
@@ -51,21 +53,28 @@ def as_metadata(base: str) -> dict:
         # RFC 9207: every authorization response carries iss; ChatGPT keys its stable redirect on this.
         "authorization_response_iss_parameter_supported": True,
     }
+    if active(faults, "oauth-pkce-not-advertised"):
+        del metadata["code_challenge_methods_supported"]
+    if active(faults, "oauth-metadata-empty-arrays"):
+        metadata["ui_locales_supported"] = []  # a template's unfilled list, sent as it is
+    return metadata
 
 
 async def authorization_server(request: Request) -> Response:
-    return _document(request, as_metadata(base_url(request)))
+    return _document(request, as_metadata(base_url(request), request.app.state.config.faults))
 
 
 async def protected_resource(request: Request) -> Response:
     base = base_url(request)
     body = {
-        "resource": mcp_resource(base),
+        "resource": base if active(request, "oauth-prm-wrong-resource") else mcp_resource(base),
         "authorization_servers": [base],
         "scopes_supported": list(MCP_SCOPES),
         "bearer_methods_supported": ["header"],
         "resource_name": "SpreadAPI multi-service MCP",
     }
+    if active(request, "oauth-metadata-empty-arrays"):
+        body["resource_signing_alg_values_supported"] = []
     return _document(request, body)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .faults import active
 from .oauth import DEFAULT_SCOPE, MCP_SCOPES, NO_STORE, OAuthError, error_response, read_params, redirect_problem
 from .oauth_grants import Client
 
@@ -37,14 +38,16 @@ def _string_list(body: dict[str, Any], name: str, default: list[str]) -> list[st
     return value
 
 
-def client_from_metadata(body: dict[str, Any], allowlist: tuple[str, ...]) -> Client:
+def client_from_metadata(body: dict[str, Any], allowlist: tuple[str, ...], allow_fragment: bool = False) -> Client:
+    """``allow_fragment``: the fault ``oauth-fragment-redirect-registered`` (reference.faults)."""
     uris = body.get("redirect_uris")
     if not isinstance(uris, list) or not uris:
         raise OAuthError("invalid_redirect_uri", "At least one redirect_uri is required")
     if len(uris) > _MAX_REDIRECT_URIS:
         raise OAuthError("invalid_redirect_uri", f"At most {_MAX_REDIRECT_URIS} redirect_uris are accepted")
     for index, uri in enumerate(uris):
-        if problem := redirect_problem(uri, allowlist):
+        checked = uri.split("#")[0] if allow_fragment and isinstance(uri, str) else uri
+        if problem := redirect_problem(checked, allowlist):
             raise OAuthError("invalid_redirect_uri", f"redirect_uris[{index}] {problem}")
 
     method = body.get("token_endpoint_auth_method", "none")
@@ -77,10 +80,26 @@ def client_from_metadata(body: dict[str, Any], allowlist: tuple[str, ...]) -> Cl
     )
 
 
+# The fault ``oauth-registration-strict`` refuses every member but these, as a schema with
+# additionalProperties false would.
+_STRICTLY_KNOWN = {
+    "redirect_uris",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "response_types",
+    "client_name",
+    "scope",
+}
+
+
 async def register(request: Request) -> Response:
     try:
         body = await read_params(request, form_ok=False)
-        client = client_from_metadata(body, request.app.state.config.redirect_allowlist)
+        config = request.app.state.config
+        fragment = active(config, "oauth-fragment-redirect-registered")
+        if active(config, "oauth-registration-strict") and (unknown := sorted(set(body) - _STRICTLY_KNOWN)):
+            raise _metadata_error(f"Unknown client metadata: {', '.join(unknown)[:200]}")
+        client = client_from_metadata(body, config.redirect_allowlist, fragment)
     except OAuthError as exc:
         if exc.error == "invalid_request":  # not JSON: RFC 7591 §3.2.2 knows only metadata errors
             exc = OAuthError("invalid_client_metadata", exc.description, exc.status)

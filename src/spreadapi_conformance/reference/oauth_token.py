@@ -13,6 +13,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .faults import active
 from .oauth import ACCESS_TOKEN_TTL, NO_STORE, OAuthError, error_response, read_params, text_param, verifier_matches
 
 __all__ = ["token", "token_wrong_method"]
@@ -26,6 +27,8 @@ def _grant_error(description: str) -> OAuthError:
 
 async def _exchange(request: Request) -> dict[str, object]:
     body = await read_params(request, _PARAMS)
+    if active(request, "oauth-strict-parameters") and (unknown := sorted(set(body) - set(_PARAMS))):
+        raise OAuthError("invalid_request", f"Unknown parameter: {', '.join(unknown)[:200]}")
     params = {name: text_param(body, name) for name in _PARAMS}
     grant_type = params["grant_type"]
     if grant_type is None:
@@ -43,18 +46,24 @@ async def _exchange(request: Request) -> dict[str, object]:
     if await request.app.state.oauth_clients.get(client_id) is None:
         raise OAuthError("invalid_client", "Unknown client_id: register again", 401)
 
-    pending = await request.app.state.oauth_codes.take(params["code"])
+    keep = active(request, "oauth-code-reusable")
+    pending = await request.app.state.oauth_codes.take(params["code"], keep=keep)
     if pending is None:
         raise _grant_error("Invalid, expired, or already used authorization code")
     # From here on the code is spent, whatever the outcome.
     authorization = pending.authorization
-    if authorization.client_id != client_id:
+    if authorization.client_id != client_id and not active(request, "oauth-code-not-bound-to-client"):
         raise _grant_error("The code was issued to another client")
-    if pending.redirect_uri != params["redirect_uri"]:
+    if pending.redirect_uri != params["redirect_uri"] and not active(request, "oauth-redirect-not-compared"):
         raise _grant_error("redirect_uri does not match the authorization request")
-    if params["code_verifier"] is None:
-        raise _grant_error("code_verifier is required (PKCE)")
-    if pending.code_challenge_method != "S256" or not verifier_matches(params["code_verifier"], pending.code_challenge):
+    if active(request, "oauth-pkce-not-verified"):
+        pass
+    elif params["code_verifier"] is None:
+        if not active(request, "oauth-verifier-optional"):  # the fault: PKCE only for clients that send one
+            raise _grant_error("code_verifier is required (PKCE)")
+    elif pending.code_challenge_method != "S256" or not verifier_matches(
+        params["code_verifier"], pending.code_challenge
+    ):
         raise _grant_error("PKCE verification failed")
     if params["resource"] is not None and params["resource"] != authorization.resource:
         raise OAuthError("invalid_target", "resource differs from the one in the authorization request")
@@ -74,8 +83,10 @@ async def token(request: Request) -> Response:
     try:
         body = await _exchange(request)
     except OAuthError as exc:
+        if exc.status == 400 and active(request, "oauth-token-errors-401"):
+            exc.status = 401
         return error_response(exc)
-    return JSONResponse(body, headers=NO_STORE)
+    return JSONResponse(body, headers={} if active(request, "oauth-token-response-cacheable") else NO_STORE)
 
 
 async def token_wrong_method(request: Request) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..fixtures import InputDef, ServiceDef
+from .faults import active
 from .inputs import percentage_rule
 
 OPENAPI_VERSION = "3.1.0"
@@ -85,6 +86,11 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+# What the faults "openapi-hardcoded-server" and "openapi-long-description" put in a document.
+_PRODUCTION = "https://api.spreadapi.example"
+_HELP_TEXT = " ".join(["Enter every input the workbook asks for; percentages may be written as 5, 0.05 or 5%."] * 6)
+
+
 def clip(text: str, limit: int = SUMMARY_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -151,12 +157,18 @@ def _execute_responses(private: bool) -> dict[str, Any]:
     return responses
 
 
-def service_document(service: ServiceDef, base_url: str) -> dict[str, Any]:
+def service_document(service: ServiceDef, base_url: str, faults: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``faults``: the deployment bugs to reproduce (``faults.rest``), for the selftest."""
     path = f"/api/v1/services/{service.id}/execute"
+    description = service.description or service.title
+    if active(faults, "openapi-long-description"):
+        description = f"{description} {_HELP_TEXT}"
+    else:
+        description = clip(description)
     operation: dict[str, Any] = {
         "operationId": "calculate",
         "summary": clip(f"Calculate {service.title}"),
-        "description": clip(service.description or service.title),
+        "description": description,
         # A calculation has no side effects, so ChatGPT need not ask before every call.
         "x-openai-isConsequential": False,
         "requestBody": {
@@ -173,25 +185,29 @@ def service_document(service: ServiceDef, base_url: str) -> dict[str, Any]:
         },
         "responses": _execute_responses(not service.public),
     }
-    components: dict[str, Any] = {"schemas": {"Inputs": inputs_schema(service), **SCHEMAS}}
+    inputs = inputs_schema(service)
+    if active(faults, "openapi-inputs-untyped"):
+        properties = inputs["properties"]
+        inputs["properties"] = {name: {"type": "string", "title": p["title"]} for name, p in properties.items()}
+    components: dict[str, Any] = {"schemas": {"Inputs": inputs, **SCHEMAS}}
     document: dict[str, Any] = {
-        "openapi": OPENAPI_VERSION,
+        "openapi": "3.0.3" if active(faults, "openapi-declares-3-0") else OPENAPI_VERSION,
         "info": {
             "title": clip(service.title),
             "description": clip(service.description or service.title),
             "version": "1.0.0",
         },
-        "servers": [{"url": base_url}],
+        "servers": [{"url": _PRODUCTION if active(faults, "openapi-hardcoded-server") else base_url}],
         "paths": {path: {"post": operation}},
         "components": components,
     }
-    if not service.public:
+    if not service.public and not active(faults, "openapi-private-without-security"):
         components["securitySchemes"] = BEARER
         document["security"] = [{"bearerAuth": []}]
     return document
 
 
-def platform_document(base_url: str) -> dict[str, Any]:
+def platform_document(base_url: str, faults: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The whole REST API, with the service id and the inputs as parameters."""
     service_id = {"name": "serviceId", "in": "path", "required": True, "schema": {"type": "string"}}
     listing_item = {
@@ -267,13 +283,13 @@ def platform_document(base_url: str) -> dict[str, Any]:
         },
     }
     return {
-        "openapi": OPENAPI_VERSION,
+        "openapi": "3.0.3" if active(faults, "openapi-declares-3-0") else OPENAPI_VERSION,
         "info": {
             "title": "SpreadAPI reference platform",
             "description": "Excel workbooks published as calculation services.",
             "version": "1.0.0",
         },
-        "servers": [{"url": base_url}],
+        "servers": [{"url": _PRODUCTION if active(faults, "openapi-hardcoded-server") else base_url}],
         "paths": {
             "/api/v1/services": {
                 "get": {

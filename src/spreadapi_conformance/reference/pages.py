@@ -34,10 +34,15 @@ _SECURITY = {
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def render(template: str, status: int = 200, *, cache: dict[str, str] = NO_STORE, **context: Any) -> HTMLResponse:
+def render(
+    template: str, status: int = 200, *, cache: dict[str, str] = NO_STORE, frameable: bool = False, **context: Any
+) -> HTMLResponse:
+    """``frameable``: the fault ``consent-page-frameable`` (no X-Frame-Options, no frame-ancestors)."""
     nonce = secrets.token_urlsafe(16)
     # No form-action: browsers apply it to the redirect after the post, which leaves this origin.
-    policy = f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'"
+    ancestors = "" if frameable else "; frame-ancestors 'none'"
+    policy = f"default-src 'none'; style-src 'nonce-{nonce}'{ancestors}; base-uri 'none'"
     html = _TEMPLATES.get_template(template).render(nonce=nonce, **context)
-    headers = {**cache, **_SECURITY, "Content-Security-Policy": policy}
+    security = {k: v for k, v in _SECURITY.items() if not (frameable and k == "X-Frame-Options")}
+    headers = {**cache, **security, "Content-Security-Policy": policy}
     return HTMLResponse(html, status, headers=headers)

@@ -16,7 +16,9 @@ from starlette.responses import JSONResponse, Response
 from ..fixtures import ServiceDef
 from .bodies import BodyError, parse_json_object
 from .calculation import calculate
+from .credentials import TokenCheck
 from .describe import describe_inputs, describe_outputs
+from .faults import active
 from .inputs import InputError, js_number, resolve
 from .openapi import platform_document, service_document
 
@@ -65,10 +67,11 @@ async def list_services(request: Request) -> Response:
     if not (1 <= limit <= 100) or offset < 0:
         return error(400, "INVALID_REQUEST", "limit must be between 1 and 100 and offset at least 0")
     services = sorted(request.app.state.catalog.services.values(), key=lambda s: s.title.lower())
-    root = base_url(request)
+    root = "" if active(request, "rest-listing-relative-endpoint") else base_url(request)
+    shown = services if active(request, "rest-listing-ignores-limit") else services[offset : offset + limit]
     page = [
         {**_summary(s, root), "inputs": [i.name for i in s.inputs], "outputs": [o.name for o in s.outputs]}
-        for s in services[offset : offset + limit]
+        for s in shown
     ]
     pagination = {
         "total": len(services),
@@ -91,18 +94,41 @@ async def service_openapi(request: Request) -> Response:
     service = _service_or_404(request)
     if isinstance(service, Response):
         return service
-    return JSONResponse(service_document(service, base_url(request)), headers=CORS)
+    faults = request.app.state.config.faults
+    return JSONResponse(service_document(service, base_url(request), faults), headers=CORS)
 
 
 async def platform_openapi(request: Request) -> Response:
-    return JSONResponse(platform_document(base_url(request)), headers=CORS)
+    faults = request.app.state.config.faults
+    return JSONResponse(platform_document(base_url(request), faults), headers=CORS)
 
 
 def bearer_token(request: Request) -> str | None:
     parts = request.headers.get("authorization", "").split()
+    if active(request, "rest-bearer-scheme-case-sensitive"):
+        return parts[1] if len(parts) == 2 and parts[0] == "Bearer" else None
     if len(parts) == 2 and parts[0].lower() == "bearer":
         return parts[1]
     return None
+
+
+async def _validated(request: Request, token: str, service_id: str) -> TokenCheck:
+    if not active(request, "rest-service-token-cached"):
+        return await request.app.state.service_tokens.validate(token, service_id)
+    # The fault: a token that validated once stays valid for the life of the process.
+    cache = request.app.state.__dict__.setdefault("fault_rest_validated", {})
+    if not getattr(cache.get((token, service_id)), "valid", False):
+        cache[(token, service_id)] = await request.app.state.service_tokens.validate(token, service_id)
+    return cache[(token, service_id)]
+
+
+async def _mcp_grant(request: Request, token: str) -> list[str]:
+    return await request.app.state.mcp_tokens.validate(token) or []
+
+
+async def _oauth_grant(request: Request, token: str) -> tuple[str, ...]:
+    grant = await request.app.state.oauth_tokens.resolve(token)
+    return grant.service_ids if grant is not None else ()
 
 
 async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> JSONResponse | None:
@@ -110,17 +136,28 @@ async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> 
     if service.public:
         return None
     token = body_token if isinstance(body_token, str) and body_token else None
-    query_token = next((v for k, v in request.query_params.multi_items() if k.lower() == "token" and v), None)
+    exact_key = active(request, "rest-query-token-case-sensitive")
+    query_token = next(
+        (v for k, v in request.query_params.multi_items() if (k if exact_key else k.lower()) == "token" and v), None
+    )
     token = token or query_token or bearer_token(request)
     if token is None:
         return error(
             401,
             "Authentication required",
             "This service is private: send a service token as 'Authorization: Bearer <token>'.",
-            {"WWW-Authenticate": 'Bearer realm="spreadapi"'},
+            None if active(request, "rest-401-without-challenge") else {"WWW-Authenticate": 'Bearer realm="spreadapi"'},
         )
-    check = await request.app.state.service_tokens.validate(token, service.id)
+    check = await _validated(request, token, service.id)
     if check.valid:
+        return None
+    if active(request, "rest-mcp-token-accepted") and service.id in (await _mcp_grant(request, token)):
+        return None
+    if active(request, "rest-accepts-oauth-tokens") and service.id in (await _oauth_grant(request, token)):
+        return None
+    if check.status == 403 and active(request, "rest-token-of-any-service"):
+        return None
+    if check.error == "Token expired" and active(request, "rest-expired-token-accepted"):
         return None
     if check.status == 403:
         return error(403, check.error, "This token is valid for another service, not this one.")
@@ -129,7 +166,9 @@ async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> 
         return error(
             401,
             check.error,
-            "The service token is not valid for this service.",
+            f"The service token {token} is not valid for this service."
+            if active(request, "rest-refused-token-echoed")
+            else "The service token is not valid for this service.",
             {"WWW-Authenticate": challenge},
         )
     return error(503, "Token validation failed", "The token store did not answer; try again.")
@@ -137,6 +176,8 @@ async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> 
 
 async def _read_json_body(request: Request) -> dict[str, Any] | JSONResponse:
     limit = request.app.state.config.max_body_bytes
+    if active(request, "rest-body-size-unbounded"):
+        limit = 1 << 62
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         return error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.")
@@ -145,6 +186,8 @@ async def _read_json_body(request: Request) -> dict[str, Any] | JSONResponse:
         raw += chunk
         if len(raw) > limit:
             return error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.")
+    if active(request, "rest-malformed-json-500") or active(request, "rest-traceback-in-errors"):
+        return json.loads(raw)  # NaN and malformed bodies raise, or crash later, in the handler
     try:
         return parse_json_object(raw)
     except BodyError as exc:
@@ -156,11 +199,16 @@ async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) 
     inputs = body.get("inputs")
     if not isinstance(inputs, dict):
         return error(400, "INVALID_REQUEST", 'Request body must contain "inputs" object')
+    if active(request, "rest-validates-before-auth"):
+        try:
+            resolve(service, inputs, request.app.state.config.faults)
+        except InputError as exc:
+            return error(400, exc.error, exc.message, serviceId=service.id, inputs=inputs, details=exc.details)
     denied = await _authorise(request, service, body.get("token"))
     if denied is not None:
         return denied
     try:
-        resolved = resolve(service, inputs)
+        resolved = resolve(service, inputs, request.app.state.config.faults)
     except InputError as exc:
         return error(400, exc.error, exc.message, serviceId=service.id, inputs=inputs, details=exc.details)
     result = await calculate(request.app.state.catalog, service, resolved)
@@ -168,9 +216,10 @@ async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) 
     return result
 
 
-def _cache_headers(service: ServiceDef, no_store: bool) -> dict[str, str]:
+def _cache_headers(request: Request, service: ServiceDef, no_store: bool) -> dict[str, str]:
     # A private service's answer is for its token holder only; never let a shared cache keep it.
-    if no_store or not service.public:
+    private = not service.public and not active(request, "rest-private-results-cacheable")
+    if no_store or private:
         return {"Cache-Control": "no-store"}
     return {"Cache-Control": "public, max-age=300"}
 
@@ -184,9 +233,16 @@ async def execute_post(request: Request) -> Response:
         return body
     result = await _execute(request, service, body)
     if isinstance(result, Response):
-        return result
+        return _error_answer(request, result)
     no_store = bool(body.get("nocdn") or body.get("nocache"))
-    return JSONResponse(result, headers={**CORS, **_cache_headers(service, no_store)})
+    return JSONResponse(result, headers={**CORS, **_cache_headers(request, service, no_store)})
+
+
+def _error_answer(request: Request, response: Response) -> Response:
+    if active(request, "rest-errors-without-cors"):
+        for name in CORS:
+            del response.headers[name]
+    return response
 
 
 def _query_value(text: str) -> Any:
@@ -207,16 +263,21 @@ async def execute_get(request: Request) -> Response:
     flags = {flag: request.query_params.get(flag) == "true" for flag in _CONTROL_FLAGS}
     for key, value in request.query_params.multi_items():
         lowered = key.lower()
-        if lowered == "token" or lowered in _CONTROL_FLAGS or key.startswith("_"):
+        token_key = key == "token" if active(request, "rest-query-token-case-sensitive") else lowered == "token"
+        if token_key or lowered in _CONTROL_FLAGS or key.startswith("_"):
             continue
         inputs[lowered] = _query_value(value)
     fmt = request.query_params.get("_format", "json")
     if fmt not in ("json", "csv", "plain"):
         return error(400, "INVALID_REQUEST", f"_format must be json, csv or plain, not {fmt!r}")
     result = await _execute(request, service, {"inputs": inputs})
+    if isinstance(result, Response) and fmt != "json" and active(request, "rest-get-error-in-asked-format"):
+        problem = json.loads(result.body)
+        text = f"error: {problem['error']}\nmessage: {problem['message']}\n"
+        return Response(text, result.status_code, media_type=f"text/{fmt}; charset=utf-8", headers=CORS)
     if isinstance(result, Response):
-        return result
-    headers = {**CORS, **_cache_headers(service, any(flags.values()))}
+        return _error_answer(request, result)
+    headers = {**CORS, **_cache_headers(request, service, any(flags.values()))}
     if fmt == "json":
         indent = 2 if request.query_params.get("_pretty") == "true" else None
         text = json.dumps(result, ensure_ascii=False, indent=indent, allow_nan=False)
@@ -224,6 +285,9 @@ async def execute_get(request: Request) -> Response:
     if fmt == "plain":
         lines = [f"{o['name']}: {_flat(o['value'])}" for o in result["outputs"]]
         return Response("\n".join(lines), media_type="text/plain; charset=utf-8", headers=headers)
+    if active(request, "rest-csv-unquoted"):
+        rows = ([o["name"] for o in result["outputs"]], [_flat(o["value"]) for o in result["outputs"]])
+        return Response("".join(",".join(row) + "\n" for row in rows), media_type="text/csv", headers=headers)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([o["name"] for o in result["outputs"]])
@@ -242,4 +306,8 @@ def _flat(value: Any) -> str:
 
 
 async def execute_options(request: Request) -> Response:
+    if active(request, "rest-preflight-needs-token"):
+        service = _service_or_404(request)
+        if isinstance(service, ServiceDef) and (denied := await _authorise(request, service, None)):
+            return denied
     return Response(status_code=204, headers=CORS)

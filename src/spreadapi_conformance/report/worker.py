@@ -12,10 +12,12 @@ traceback, masked here, in the process that knows the run's secrets, before the 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Generator
 from typing import Any
 
 import pytest
+from _pytest.config import create_terminal_writer
 
 from ..catalog import docstring_requirement, load_catalog
 from . import evidence
@@ -39,6 +41,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Under certify, pytest's terminal reporter writes into nothing: certify prints its own progress and
+    summary. The reporter stays registered because pytest's assertion explanations use its writer: without
+    one, a failed ``assert a == b, message`` loses its message and reports a bare AssertionError."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if config.getoption("--spreadapi-certified", None) is not None and reporter is not None:
+        reporter._tw = create_terminal_writer(config, io.StringIO())
+
+
 def requirement_of(item: pytest.Item) -> str | None:
     found = docstring_requirement(getattr(getattr(item, "function", None), "__doc__", None))
     return found[0] if found else None
@@ -57,6 +69,12 @@ def split_by_options(
         requirement = catalog.get(rid) if rid else None
         (drop if requirement is not None and not certified & set(requirement.options) else keep).append(item)
     return keep, drop
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # So that -k selects by requirement ID: `-k OAUTH-TOKEN-007`, or a prefix such as `-k OAUTH-TOKEN`.
+    if rid := requirement_of(item):
+        item.extra_keyword_matches.add(rid)
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k

@@ -131,10 +131,11 @@ async def test_query_string_token_is_not_read(mcp_target, client, name):
 
 
 async def test_garbage_token_is_401(mcp_target, client):
-    """MCP-AUTH-033 MUST: an unknown token on a protected endpoint is 401."""
+    """MCP-AUTH-033 MUST: an unknown token on a protected endpoint is 401 with a Bearer challenge."""
     path = await protected_path(client, mcp_target)
     response = await initialize(client, path, authorization="Bearer not-a-real-token")
     assert response.status_code == 401, said(response)
+    assert challenge(response)[0].lower() == "bearer", f"no Bearer challenge: {said(response)}"
 
 
 async def test_garbage_token_is_invalid_token(mcp_target, client):

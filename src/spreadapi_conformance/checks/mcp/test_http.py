@@ -194,6 +194,14 @@ async def test_protocol_version_header_is_validated(mcp_target, client):
     assert "result" in await session.call("tools/list")
 
 
+async def test_ping_is_answered(mcp_target, client):
+    """MCP-HTTP-019 MUST: after initialize, ping is answered with an empty result (2025-06-18 and 2025-11-25
+    utilities, ping)."""
+    _endpoint, session = await opened(client, mcp_target)  # initialize-based revisions all define ping
+    answered = await session.call("ping", 7)
+    assert answered.get("result") == {}, f"ping: {answered}"
+
+
 async def test_missing_protocol_version_header_is_tolerated(mcp_target, client):
     """MCP-HTTP-017 SHOULD: without MCP-Protocol-Version the server assumes 2025-03-26 and still answers."""
     _endpoint, session = await opened(client, mcp_target)
@@ -344,7 +352,8 @@ async def test_modern_request_is_a_single_exchange(mcp_target, client, revision)
 
 @pytest.mark.parametrize("revision", [MODERN])
 async def test_modern_request_without_envelope_is_400(mcp_target, client, revision):
-    """MCP-HTTP-033 MUST: a 2026-07-28 request without the _meta envelope is 400 with a JSON-RPC error."""
+    """MCP-HTTP-033 MUST: a 2026-07-28 request without the _meta envelope (its required protocol fields) is
+    400 with JSON-RPC error -32602 (Invalid params)."""
     endpoint = await transport_endpoint(client, mcp_target)
     await modern_premise(client, mcp_target, endpoint)
     _message, headers = modern_request("tools/list")
@@ -352,7 +361,7 @@ async def test_modern_request_without_envelope_is_400(mcp_target, client, revisi
         endpoint.path, json=request_message("tools/list", 4), headers={**headers, **endpoint.headers}
     )
     assert response.status_code == 400, said(response)
-    assert rpc_error(response)["code"] in (-32600, -32602), said(response)
+    assert rpc_error(response)["code"] == -32602, said(response)
 
 
 @pytest.mark.parametrize("revision", [MODERN])

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import mcp.types as types
 
-from spreadapi_conformance.consent import Authorized, authorize
+from spreadapi_conformance.consent import PASTING, Authorized, authorize, code_for_paste
 from spreadapi_conformance.oracle import differences, expected_outputs
 
 from ..answers import excerpt, json_object
@@ -457,6 +457,31 @@ async def obtain_code(
         location,
         params.get("resource"),
         authorized.by_server,
+    )
+
+
+async def paste_at_consent(
+    client: httpx.AsyncClient, target: Target, found: Discovered, credentials: dict[str, str], **extra: str | None
+) -> tuple[str | None, httpx.Response]:
+    """Authorize as :func:`obtain_code` does, pasting ``credentials`` at the consent: the code issued for
+    them (None: refused) and the answer. Premise: the target's consent is one where the user pastes."""
+    spec = oauth_spec(target)
+    if spec.consent not in PASTING:
+        not_applicable(f"the target's consent is {spec.consent!r}: the user pastes no credential for it to judge")
+    client_id = await register(client, target, found)
+    _, code_challenge = pkce()
+    extra.setdefault("resource", found.endpoint)
+    extra.setdefault("scope", requested_scope(found))
+    params = authorization_params(client_id, spec.redirect_uri, code_challenge, **extra)
+    authorize_url = trusted_for_pasting(target, found.endpoint_of("authorization_endpoint"))
+    return await code_for_paste(
+        client,
+        authorize_url,
+        params,
+        credentials,
+        mode=spec.consent,
+        redirect_uri=spec.redirect_uri,
+        consent_endpoint=spec.consent_endpoint,
     )
 
 

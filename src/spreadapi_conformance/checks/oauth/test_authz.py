@@ -108,3 +108,10 @@ async def test_foreign_resource_is_refused(client, target):
     invalid_target, before anyone consents to it."""
     response, redirect_uri = await request(client, target, resource="https://elsewhere.example/mcp")
     assert_no_code(response, redirect_uri, ("invalid_target",))
+
+
+async def test_unrecognized_parameter_is_ignored(client, target):
+    """OAUTH-AUTHZ-007 MUST: a valid authorization request carrying a parameter the server does not recognize
+    is not refused for it: it goes on as without it (a consent page, or a code)."""
+    response, redirect_uri = await request(client, target, x_conformance_probe="1")
+    assert not refused(response, redirect_uri), f"refused for an unrecognized parameter: {excerpt(response)}"

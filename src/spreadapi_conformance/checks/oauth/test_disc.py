@@ -91,3 +91,12 @@ async def test_public_clients_and_the_code_grant_are_advertised(client, target):
     assert isinstance(grants, list) and "authorization_code" in grants, f"grant_types_supported is {grants!r}"
     methods = metadata.get("token_endpoint_auth_methods_supported")
     assert isinstance(methods, list) and "none" in methods, f"token_endpoint_auth_methods_supported is {methods!r}"
+
+
+async def test_metadata_has_no_empty_arrays(client, target):
+    """OAUTH-DISC-008 MUST: no member of the authorization-server metadata or of the protected-resource
+    metadata is an array with no elements (such members are left out)."""
+    found = await endpoints(client, target)
+    empty = [f"authorization-server metadata {name}" for name, value in found.metadata.items() if value == []]
+    empty += [f"protected-resource metadata {name}" for name, value in found.resource.items() if value == []]
+    assert not empty, f"members with zero elements: {', '.join(empty)}"

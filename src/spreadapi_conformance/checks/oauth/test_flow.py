@@ -120,6 +120,18 @@ async def test_authorization_response_names_the_issuer(client, target):
     assert grant.answer.get("iss") == issuer, f"iss is {grant.answer.get('iss')!r}, issuer {issuer!r}"
 
 
+async def test_announced_issuer_parameter_is_sent(client, target):
+    """OAUTH-FLOW-008 MUST: an authorization server whose metadata announces
+    authorization_response_iss_parameter_supported: true puts iss, equal to its issuer, in the authorization
+    response (RFC 9207 §2, §2.3: the announcement is a promise the client relies on)."""
+    grant = await any_grant(client, target)
+    server_built(grant)
+    if grant.found.metadata.get("authorization_response_iss_parameter_supported") is not True:
+        not_applicable("the metadata does not announce authorization_response_iss_parameter_supported: true")
+    issuer = grant.found.issuer
+    assert grant.answer.get("iss") == issuer, f"iss is {grant.answer.get('iss')!r}, issuer {issuer!r}"
+
+
 async def test_tokens_work_only_where_they_were_issued_for(mcp_target, client):
     """OAUTH-FLOW-006 MUST: an access token works only at the MCP server it was issued for: each MCP server's
     token opens its own endpoint and is refused (401) by another protected endpoint of the deployment."""

@@ -60,3 +60,13 @@ async def test_malformed_metadata_is_invalid_client_metadata(client, target, met
         assert registered != sent, f"registered with {name} = {sent!r} as sent: {excerpt(response)}"
         return
     assert_oauth_error(response, "invalid_client_metadata")
+
+
+async def test_unknown_metadata_is_ignored(client, target):
+    """OAUTH-REG-004 MUST: a registration carrying client metadata the server does not understand (alongside
+    what it needs) is registered, 201, the unknown members ignored."""
+    endpoint = await registration_endpoint(client, target)
+    unknown = {"x_conformance_note": "ignore me", "software_statement_hint": {"nested": [1, 2]}}
+    response = await client.post(endpoint, json=registration_body([oauth_spec(target).redirect_uri], **unknown))
+    assert response.status_code == 201, f"expected 201, got {excerpt(response)}"
+    assert isinstance(json_object(response).get("client_id"), str), f"no client_id: {excerpt(response)}"

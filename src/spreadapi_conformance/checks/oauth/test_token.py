@@ -41,6 +41,21 @@ async def test_wrong_verifier_is_invalid_grant(client, target):
     assert_oauth_error(await redeem(client, code, code_verifier=pkce()[0]), "invalid_grant")
 
 
+async def test_missing_verifier_is_refused(client, target):
+    """OAUTH-TOKEN-011 MUST: a code whose authorization request carried a code_challenge, redeemed without a
+    code_verifier, is refused (invalid_request: a required parameter is missing; or invalid_grant)."""
+    code = await any_grant(client, target)
+    assert_oauth_error(await redeem(client, code, code_verifier=None), "invalid_request", "invalid_grant")
+
+
+async def test_unrecognized_parameter_is_ignored(client, target):
+    """OAUTH-TOKEN-012 MUST: a valid code exchange carrying a parameter the server does not recognize gets its
+    token (200), the parameter ignored."""
+    code = await any_grant(client, target)
+    response = await redeem(client, code, x_conformance_probe="1")
+    assert response.status_code == 200, f"refused for an unrecognized parameter: {excerpt(response)}"
+
+
 async def test_failed_exchange_burns_the_code(client, target):
     """OAUTH-TOKEN-003 SHOULD: a failed exchange (a wrong code_verifier) spends the code: the right
     verifier afterwards is invalid_grant too, so verifiers cannot be guessed one after another."""

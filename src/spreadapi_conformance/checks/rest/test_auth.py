@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from .._admin import Admin
-from ..premise import not_applicable
+from ..premise import control_failed, not_applicable
 from ._support import LOAN, QUOTE, error_json, excerpt, ok_json
 
 if TYPE_CHECKING:
@@ -224,3 +224,70 @@ async def test_private_no_store(client, target, how):
     assert response.status_code == 200, excerpt(response)
     directives = [d.strip().lower() for d in response.headers.get("cache-control", "").split(",")]
     assert "no-store" in directives, f"Cache-Control {response.headers.get('cache-control')!r}: {excerpt(response)}"
+
+
+def refused(response: httpx.Response, what: str) -> None:
+    """Not computed: a 4xx (SpreadAPI's own 400 included) whose body carries no outputs."""
+    assert 400 <= response.status_code < 500, f"{what} was not refused: {excerpt(response)}"
+    assert '"outputs"' not in response.text, f"{what} was refused, yet outputs came back: {excerpt(response)}"
+
+
+async def refused_everywhere(client: httpx.AsyncClient, target: Target, token: str, what: str) -> None:
+    """``token`` is refused in each place a service token is read: the header, the body, the query."""
+    refused(await post_quote(client, target, headers={"Authorization": f"Bearer {token}"}), f"{what} (header)")
+    refused(await post_quote(client, target, token=token), f"{what} (body token)")
+    refused(await get_quote(client, target, params={"token": token}), f"{what} (?token=)")
+
+
+async def test_revoked_token_refused(client, target):
+    """REST-AUTH-040 MUST: a token of this service, revoked, computes nothing: refused in the header, the
+    body and the query, though it computed a moment before (1.7 step 2)."""
+    admin = Admin.of(client, target)
+    issued = await admin.issue_service_token(target.published("quote").id)
+    control = await post_quote(client, target, headers={"Authorization": f"Bearer {issued}"})
+    if control.status_code != 200:
+        control_failed(f"a fresh token of the service does not compute either: {excerpt(control)}")
+    await admin.revoke_service_token(issued)
+    await refused_everywhere(client, target, issued, "a revoked token")
+
+
+async def test_expired_token_refused(client, target):
+    """REST-AUTH-041 MUST: a token of this service, expired, computes nothing: refused in the header, the
+    body and the query (1.7 step 5)."""
+    admin = Admin.of(client, target)
+    expired = await admin.issue_service_token(target.published("quote").id, expires_at=time.time() - 3600)
+    try:
+        await refused_everywhere(client, target, expired, "an expired token")
+    finally:
+        await admin.revoke_service_token(expired, live=False)
+
+
+async def test_other_services_token_refused(client, target):
+    """REST-AUTH-042 MUST: a valid token of another service computes nothing for this one: refused in the
+    header, the body and the query (1.7 step 4)."""
+    admin = Admin.of(client, target)
+    other = await admin.issue_service_token(target.published("loan-calculator").id)
+    try:
+        await refused_everywhere(client, target, other, "a token of another service")
+    finally:
+        await admin.revoke_service_token(other)
+
+
+async def test_mcp_token_is_not_a_service_token(client, target):
+    """REST-AUTH-043 MUST: an MCP token (even one granting the service) is not a service token: refused in
+    the header, the body and the query (1.7: only service tokens are validated)."""
+    tokens = target.spec.mcp_tokens
+    if not tokens:
+        not_applicable("the target file has no [mcp_tokens]")
+    token_of(target, "quote")  # the service is private here (else any token is ignored)
+    await refused_everywhere(client, target, tokens.get("all") or next(iter(tokens.values())), "an MCP token")
+
+
+async def test_oauth_access_token_is_not_a_service_token(client, target):
+    """REST-AUTH-044 MUST: an OAuth access token issued for the service's MCP endpoint (Option 2) is not a
+    service token: refused in the header, the body and the query (4.7: access tokens are for MCP)."""
+    from ..oauth._support import access_token, grant_for, single_service_resource
+
+    token_of(target, "quote")
+    grant = await grant_for(client, target, single_service_resource(target, "quote"))
+    await refused_everywhere(client, target, await access_token(client, grant), "an OAuth access token")

@@ -1,0 +1,218 @@
+"""MCP-CRED: the credentials each MCP endpoint must refuse, and what an accepted one may see and do.
+
+At every place a credential is accepted (the private service's endpoint, the legacy bridge, ``/api/mcp``)
+a credential that grants nothing there is refused: never issued, revoked, expired, another service's, or of
+the wrong kind for the endpoint (behaviour 3.1.2 and 3.2.2). A credential that is accepted reaches only the
+services it grants: they are all the listing shows and all that ``spreadapi_calc`` computes (3.2.4).
+
+A refusal is a 401, or a 403 for a valid credential without the rights (RFC 6750 §3.1); either way no
+session opens. Checks that need credentials of their own (revoked, expired, another service's, an MCP token
+granting one service) issue them through the admin surface (``[admin]``) and do not apply without it; each
+first shows the credential working where it should (the control), so the refusal is due to the property
+under test. Nothing the target file holds is revoked.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from .._admin import Admin
+from ..oauth._support import (
+    MULTI,
+    Resource,
+    access_token,
+    discovered,
+    first_resource,
+    granted_fixtures,
+    obtain_code,
+)
+from ..premise import control_failed, not_applicable
+from ._support import JSON_RPC_HEADERS, MODERN, initialize_message, said, target_session
+
+if TYPE_CHECKING:
+    from ..target import Target
+
+pytestmark = pytest.mark.conformance
+PRIVATE = "quote"
+GRANTED, NOT_GRANTED = "loan-calculator", "quote"  # an MCP token of the checks grants the first only
+
+
+async def initialize(client: httpx.AsyncClient, path: str, token: str) -> httpx.Response:
+    headers = {**JSON_RPC_HEADERS, "Authorization": f"Bearer {token}"}
+    return await client.post(path, json=initialize_message(), headers=headers)
+
+
+def assert_refused(response: httpx.Response, what: str, statuses: tuple[int, ...] = (401,)) -> None:
+    assert response.status_code in statuses, f"{what}: expected {' or '.join(map(str, statuses))}, got {said(response)}"
+
+
+async def assert_accepted(client: httpx.AsyncClient, path: str, token: str, what: str) -> None:
+    """The control: ``token`` opens ``path`` (else a refusal would prove nothing)."""
+    response = await initialize(client, path, token)
+    if response.status_code != 200:
+        control_failed(f"{what} does not open {path} either: {said(response)}")
+
+
+def private_path(target: Target) -> str:
+    if target.published(PRIVATE).public:
+        not_applicable(f"the target publishes {PRIVATE!r} as a public service: no credential is needed there")
+    return target.path("single_service_mcp", fixture=PRIVATE)
+
+
+def claimed(target: Target, option: str) -> None:
+    if target.spec.claims and option not in target.spec.claims:
+        not_applicable(f"the target does not claim {option}")
+
+
+# -- the private service's endpoint (Claude Desktop: the service token itself) ---------------------------
+
+
+async def test_private_endpoint_refuses_another_services_token(mcp_target, client):
+    """MCP-CRED-001 MUST: the private service's endpoint refuses a valid token of another service: 401 (or
+    403, a valid token without the rights), no session."""
+    admin = Admin.of(client, mcp_target)
+    path = private_path(mcp_target)
+    other = next((s for s in mcp_target.spec.services.values() if s.fixture != PRIVATE), None)
+    if other is None:
+        not_applicable("the target file publishes no second service")
+    token = await admin.issue_service_token(other.id)
+    response = await initialize(client, path, token)
+    assert_refused(response, f"a token of {other.id!r}", (401, 403))
+
+
+async def test_private_endpoint_refuses_its_expired_token(mcp_target, client):
+    """MCP-CRED-002 MUST: the private service's endpoint refuses its own token once expired: 401."""
+    admin = Admin.of(client, mcp_target)
+    path = private_path(mcp_target)
+    expired = await admin.issue_service_token(mcp_target.published(PRIVATE).id, expires_at=time.time() - 60)
+    try:
+        assert_refused(await initialize(client, path, expired), "an expired token of the service")
+    finally:
+        await admin.revoke_service_token(expired, live=False)
+
+
+async def test_private_endpoint_refuses_its_revoked_token(mcp_target, client):
+    """MCP-CRED-003 MUST: the private service's endpoint refuses its own token once revoked (at once, though
+    it opened the endpoint a moment before): 401."""
+    admin = Admin.of(client, mcp_target)
+    path = private_path(mcp_target)
+    issued = await admin.issue_service_token(mcp_target.published(PRIVATE).id)
+    await assert_accepted(client, path, issued, "a fresh token of the service")
+    await admin.revoke_service_token(issued)
+    assert_refused(await initialize(client, path, issued), "the service's token after its revocation")
+
+
+async def test_private_endpoint_refuses_an_mcp_token(mcp_target, client):
+    """MCP-CRED-008 MUST: the private service's endpoint refuses an MCP token (one granting the service
+    included): 401."""
+    path = private_path(mcp_target)
+    tokens = mcp_target.spec.mcp_tokens
+    if not tokens:
+        not_applicable("the target file has no [mcp_tokens]")
+    token = tokens.get("all") or next(iter(tokens.values()))
+    assert_refused(await initialize(client, path, token), "an MCP token", (401, 403))
+
+
+# -- the legacy bridge (MCP tokens) ---------------------------------------------------------------------
+
+
+async def test_bridge_refuses_a_never_issued_mcp_token(mcp_target, client):
+    """MCP-CRED-004 MUST: the legacy bridge refuses an MCP token of the right shape that was never issued:
+    401."""
+    claimed(mcp_target, "legacy-bridge")
+    token = "spapi_live_" + secrets.token_hex(32)
+    assert_refused(await initialize(client, mcp_target.path("bridge_mcp"), token), "an MCP token never issued")
+
+
+async def test_bridge_refuses_a_revoked_mcp_token(mcp_target, client):
+    """MCP-CRED-005 MUST: the legacy bridge refuses an MCP token once revoked (at once, though it opened the
+    bridge a moment before): 401."""
+    admin = Admin.of(client, mcp_target)
+    path = mcp_target.path("bridge_mcp")
+    issued = await admin.issue_mcp_token(mcp_target.published(GRANTED).id)
+    await assert_accepted(client, path, issued, "a fresh MCP token")
+    await admin.revoke_mcp_token(issued)
+    assert_refused(await initialize(client, path, issued), "the MCP token after its revocation")
+
+
+async def test_bridge_refuses_a_service_token(mcp_target, client):
+    """MCP-CRED-006 MUST: the legacy bridge refuses a service token (it takes MCP tokens only): 401."""
+    claimed(mcp_target, "legacy-bridge")
+    service = mcp_target.published(PRIVATE)
+    if not service.token:
+        not_applicable(f"the target file gives no token for {service.id!r}")
+    assert_refused(await initialize(client, mcp_target.path("bridge_mcp"), service.token), "a service token")
+
+
+# -- /api/mcp (Option 3: OAuth access tokens issued for it) ---------------------------------------------
+
+
+async def test_oauth_endpoint_refuses_other_credentials(mcp_target, client):
+    """MCP-CRED-007 MUST: /api/mcp refuses what is not an access token issued for it: an MCP token, a service
+    token, and a never-issued token shaped like an access token: 401."""
+    claimed(mcp_target, MULTI)
+    path = mcp_target.path("mcp")
+    offered = {"an access token never issued": "oat_" + secrets.token_hex(32)}
+    if mcp_target.spec.mcp_tokens:
+        offered["an MCP token"] = next(iter(mcp_target.spec.mcp_tokens.values()))
+    service = mcp_target.spec.services.get(PRIVATE)
+    if service is not None and service.token:
+        offered["a service token"] = service.token
+    problems = []
+    for what, token in offered.items():
+        response = await initialize(client, path, token)
+        if response.status_code != 401:
+            problems.append(f"{what}: {said(response)}")
+    assert not problems, "; ".join(problems)
+
+
+# -- what an accepted credential reaches -----------------------------------------------------------------
+
+
+async def assert_reaches_only_granted(target: Target, path: str, token: str) -> None:
+    """Through ``path`` with ``token`` (granting GRANTED only): the listing names GRANTED and not
+    NOT_GRANTED, and ``spreadapi_calc`` for NOT_GRANTED is an error that carries no outputs."""
+    other = target.published(NOT_GRANTED)
+    case = target.fixture(NOT_GRANTED).golden[0]
+    async with target_session(target, path, token, MODERN) as session:
+        listed = granted_fixtures(target, await session.call_tool("spreadapi_list_services", {}))
+        try:
+            result = await session.call_tool("spreadapi_calc", {"serviceId": other.id, "inputs": case["inputs"]})
+            refused, shown = result.is_error, result.structured_content
+        except MCPError as exc:  # a JSON-RPC error: refused
+            refused, shown = True, f"JSON-RPC error {exc.error.code}: {exc.error.message}"
+    assert listed == [GRANTED], f"the listing names {listed}; the token grants only {GRANTED!r}"
+    assert refused and not (isinstance(shown, dict) and shown.get("outputs")), (
+        f"spreadapi_calc computed {other.id!r}, which the token does not grant: {shown!r}"
+    )
+
+
+async def test_bridge_token_reaches_only_its_services(mcp_target, client):
+    """MCP-CRED-010 MUST: through the legacy bridge, an MCP token granting one service lists that service
+    only, and a calculation of another service is refused with no outputs."""
+    admin = Admin.of(client, mcp_target)
+    token = await admin.issue_mcp_token(mcp_target.published(GRANTED).id)
+    try:
+        await assert_reaches_only_granted(mcp_target, mcp_target.path("bridge_mcp"), token)
+    finally:
+        await admin.revoke_mcp_token(token)
+
+
+async def test_oauth_token_reaches_only_the_granted_services(mcp_target, client):
+    """MCP-CRED-011 MUST: through /api/mcp, an access token from an MCP token granting one service lists that
+    service only, and a calculation of another service is refused with no outputs."""
+    admin = Admin.of(client, mcp_target)
+    resource: Resource = first_resource(mcp_target, MULTI)
+    pasted = await admin.issue_mcp_token(mcp_target.published(GRANTED).id)
+    try:
+        found = await discovered(client, mcp_target, resource)
+        token = await access_token(client, await obtain_code(client, mcp_target, found, {"mcp_tokens": pasted}))
+        await assert_reaches_only_granted(mcp_target, resource.path, token)
+    finally:
+        await admin.revoke_mcp_token(pasted)

@@ -1,0 +1,138 @@
+"""Deployment bugs of the MCP endpoints: Streamable HTTP, their authentication, the tools, the bridge."""
+
+from __future__ import annotations
+
+from . import Fault
+
+FAULTS = (
+    Fault(
+        "mcp-origin-unchecked",
+        "MCP-TRANSPORT",
+        "the endpoint never looks at Origin (no DNS-rebinding protection)",
+        ("MCP-HTTP-018",),
+    ),
+    Fault(
+        "mcp-envelope-unchecked",
+        "MCP-TRANSPORT",
+        "JSON-RPC envelopes go to the SDK unchecked: a request with a null or boolean id is dropped as a "
+        "notification (202), a batch gets -32602",
+        ("MCP-HTTP-021", "MCP-HTTP-023"),
+    ),
+    Fault(
+        "mcp-protocol-version-ignored",
+        "MCP-TRANSPORT",
+        "a proxy in front of the endpoint drops the MCP-Protocol-Version header, so an unsupported one is "
+        "never refused",
+        ("MCP-HTTP-016",),
+    ),
+    Fault(
+        "mcp-challenge-without-metadata",
+        "MCP-AUTH",
+        "the 401 of a protected MCP endpoint carries no resource_metadata, so no client can discover its "
+        "authorization server",
+        ("MCP-AUTH-030", "MCP-AUTH-031"),
+    ),
+    Fault(
+        "mcp-query-token-accepted",
+        "MCP-AUTH",
+        "a credential in the query string (?access_token=, ?token=) opens the endpoint like a header",
+        ("MCP-AUTH-032",),
+    ),
+    Fault(
+        "mcp-unknown-token-403",
+        "MCP-AUTH",
+        "an unknown token on a protected endpoint is 403 Forbidden, not 401",
+        ("MCP-AUTH-033",),
+    ),
+    Fault(
+        "bridge-no-challenge",
+        "MCP-AUTH",
+        "the bridge's 401 carries no WWW-Authenticate header",
+        ("MCP-AUTH-035",),
+    ),
+    Fault(
+        "mcp-tool-error-as-protocol-error",
+        "MCP-TOOLS",
+        "invalid inputs raise a JSON-RPC error instead of returning a tool result with isError",
+        ("MCP-TOOLS-013",),
+    ),
+    Fault(
+        "mcp-results-rounded",
+        "MCP-TOOLS",
+        "spreadapi_calc rounds every number to 2 decimals, so its outputs differ from REST execute's",
+        ("MCP-TOOLS-010", "MCP-TOOLS-030"),
+    ),
+    Fault(
+        "mcp-batch-unbounded",
+        "MCP-TOOLS",
+        "spreadapi_batch takes any number of scenarios, one or a thousand",
+        ("MCP-TOOLS-012",),
+    ),
+    Fault(
+        "mcp-schema-untyped",
+        "MCP-TOOLS",
+        "spreadapi_calc's input schema says only that inputs is an object: no properties, types or ranges",
+        ("MCP-TOOLS-002",),
+    ),
+    Fault(
+        "mcp-no-output-schema",
+        "MCP-TOOLS",
+        "the tools declare neither an outputSchema nor their read-only annotations",
+        ("MCP-TOOLS-003",),
+    ),
+    Fault(
+        "mcp-service-token-any-service",
+        "MCP-CRED",
+        "the single-service endpoint checks that a service token exists, not that it belongs to this service",
+        ("MCP-CRED-001",),
+    ),
+    Fault(
+        "mcp-expired-service-token-accepted",
+        "MCP-CRED",
+        "the single-service endpoint never reads a service token's expiry",
+        ("MCP-CRED-002",),
+    ),
+    Fault(
+        "mcp-service-token-cached",
+        "MCP-CRED",
+        "the single-service endpoint caches a token that validated once for the life of the process: revoking "
+        "it changes nothing",
+        ("MCP-CRED-003",),
+    ),
+    Fault(
+        "bridge-mcp-token-shape-only",
+        "BRIDGE",
+        "the legacy bridge checks only the shape of an MCP token: one the store does not know reaches every service",
+        ("MCP-CRED-004", "MCP-CRED-005"),
+    ),
+    Fault(
+        "bridge-accepts-service-tokens",
+        "BRIDGE",
+        "the legacy bridge also takes a service token, for the service it belongs to",
+        ("MCP-CRED-006",),
+    ),
+    Fault(
+        "mcp-oauth-endpoint-takes-mcp-tokens",
+        "MCP-CRED",
+        "/api/mcp also takes a raw MCP token, as the platform's legacy endpoint did, bypassing OAuth",
+        ("MCP-CRED-007",),
+    ),
+    Fault(
+        "mcp-grant-ignored",
+        "MCP-CRED",
+        "the multi-service endpoints (bridge and /api/mcp) reach every published service, whatever the token grants",
+        ("MCP-CRED-010", "MCP-CRED-011"),
+    ),
+    Fault(
+        "mcp-service-endpoint-takes-mcp-tokens",
+        "MCP-CRED",
+        "the single-service endpoint also takes an MCP token that grants the service",
+        ("MCP-CRED-008",),
+    ),
+    Fault(
+        "mcp-ping-unanswered",
+        "MCP-TRANSPORT",
+        "the MCP server registers no ping handler: ping is answered -32601 Method not found (as the platform does)",
+        ("MCP-HTTP-019",),
+    ),
+)

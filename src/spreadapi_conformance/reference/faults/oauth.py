@@ -1,0 +1,197 @@
+"""Deployment bugs of the OAuth authorization server and of the MCP endpoints' token checks."""
+
+from __future__ import annotations
+
+from . import Fault
+
+FAULTS = (
+    Fault(
+        "oauth-code-reusable",
+        "OAUTH",
+        "the token endpoint reads the authorization code but never deletes it: a code can be redeemed again",
+        ("OAUTH-TOKEN-001",),
+    ),
+    Fault(
+        "oauth-pkce-not-verified",
+        "OAUTH",
+        "the token endpoint never compares code_verifier with the code_challenge",
+        ("OAUTH-TOKEN-002", "OAUTH-TOKEN-011"),
+    ),
+    Fault(
+        "oauth-verifier-optional",
+        "OAUTH",
+        "the token endpoint verifies code_verifier when one is sent, and redeems the code without one",
+        ("OAUTH-TOKEN-011",),
+    ),
+    Fault(
+        "oauth-code-not-bound-to-client",
+        "OAUTH",
+        "the token endpoint redeems a code for whichever registered client presents it",
+        ("OAUTH-TOKEN-004",),
+    ),
+    Fault(
+        "oauth-redirect-not-compared",
+        "OAUTH",
+        "the token endpoint requires redirect_uri but never compares it with the authorization request's",
+        ("OAUTH-TOKEN-005",),
+    ),
+    Fault(
+        "oauth-token-response-cacheable",
+        "OAUTH",
+        "the token response leaves out Cache-Control: no-store",
+        ("OAUTH-TOKEN-008",),
+    ),
+    Fault(
+        "oauth-token-errors-401",
+        "OAUTH",
+        "every token endpoint error is answered 401, not 400",
+        ("OAUTH-TOKEN-010",),
+    ),
+    Fault(
+        "oauth-plain-pkce-accepted",
+        "OAUTH",
+        "the authorization endpoint takes code_challenge_method plain (or none) as readily as S256",
+        ("OAUTH-AUTHZ-002",),
+    ),
+    Fault(
+        "oauth-redirect-prefix-match",
+        "OAUTH",
+        "a redirect_uri is accepted when it starts with a registered one (an open redirector for longer paths)",
+        ("OAUTH-AUTHZ-005",),
+    ),
+    Fault(
+        "oauth-fragment-redirect-registered",
+        "OAUTH",
+        "client registration keeps a redirect URI with a fragment",
+        ("OAUTH-REG-002",),
+    ),
+    Fault(
+        "oauth-state-dropped",
+        "OAUTH",
+        "the authorization response leaves out state",
+        ("OAUTH-FLOW-004",),
+    ),
+    Fault(
+        "oauth-no-iss",
+        "OAUTH",
+        "the authorization response leaves out iss (RFC 9207), though the metadata announces it",
+        ("OAUTH-FLOW-005", "OAUTH-FLOW-008"),
+    ),
+    Fault(
+        "oauth-issuer-trailing-slash",
+        "OAUTH",
+        "the metadata's issuer is the base URL with a trailing slash, not the URL it is fetched from",
+        ("OAUTH-DISC-003",),
+    ),
+    Fault(
+        "oauth-pkce-not-advertised",
+        "OAUTH",
+        "the authorization-server metadata leaves out code_challenge_methods_supported",
+        ("OAUTH-DISC-004",),
+    ),
+    Fault(
+        "oauth-prm-wrong-resource",
+        "OAUTH",
+        "the multi-service protected-resource metadata names the base URL as its resource, not /api/mcp",
+        ("OAUTH-DISC-001",),
+    ),
+    Fault(
+        "oauth-foreign-resource-accepted",
+        "OAUTH",
+        "a resource that is not an MCP server of this deployment is quietly replaced by /api/mcp",
+        ("OAUTH-FLOW-007", "OAUTH-AUTHZ-006"),
+    ),
+    Fault(
+        "oauth-token-any-resource",
+        "OAUTH",
+        "the MCP endpoints accept an access token without comparing the resource it was issued for",
+        ("OAUTH-FLOW-006",),
+    ),
+    Fault(
+        "oauth-revocation-ignored",
+        "OAUTH",
+        "an access token keeps working after the credential pasted at consent is revoked",
+        ("OAUTH-REVOKE-001", "OAUTH-REVOKE-002"),
+    ),
+    Fault(
+        "consent-mcp-token-shape-only",
+        "CONSENT",
+        "the consent checks only the shape of a pasted MCP token: one the store does not know grants every service",
+        ("OAUTH-CONSENT-001", "OAUTH-CONSENT-002"),
+    ),
+    Fault(
+        "consent-revoked-mcp-token-accepted",
+        "CONSENT",
+        "the consent reads a pasted MCP token's record without looking whether it was revoked",
+        ("OAUTH-CONSENT-002",),
+    ),
+    Fault(
+        "consent-service-token-optional",
+        "CONSENT",
+        "Option 2's consent checks a service token only when one is pasted: a private service needs none",
+        ("OAUTH-CONSENT-003",),
+    ),
+    Fault(
+        "consent-service-token-shape-only",
+        "CONSENT",
+        "Option 2's consent checks only that the pasted service token looks like one (svc_tk_ and 64 hex)",
+        ("OAUTH-CONSENT-004", "OAUTH-CONSENT-007"),
+    ),
+    Fault(
+        "consent-service-token-any-service",
+        "CONSENT",
+        "Option 2's consent accepts any service's valid token for the chosen service",
+        ("OAUTH-CONSENT-005",),
+    ),
+    Fault(
+        "consent-expired-service-token-accepted",
+        "CONSENT",
+        "Option 2's consent never reads the pasted service token's expiry",
+        ("OAUTH-CONSENT-006",),
+    ),
+    Fault(
+        "consent-mcp-token-as-service-token",
+        "CONSENT",
+        "Option 2's consent falls back to the MCP-token store: an MCP token granting the service passes as its token",
+        ("OAUTH-CONSENT-008",),
+    ),
+    Fault(
+        "consent-service-token-as-mcp-token",
+        "CONSENT",
+        "Option 3's consent falls back to the service-token store: a service token grants its own service",
+        ("OAUTH-CONSENT-009",),
+    ),
+    Fault(
+        "consent-page-frameable",
+        "CONSENT",
+        "the consent page is sent without X-Frame-Options or frame-ancestors: any site can frame it (clickjacking)",
+        ("OAUTH-CONSENT-010",),
+    ),
+    Fault(
+        "oauth-registration-strict",
+        "OAUTH",
+        "registration refuses any client metadata member it does not know (invalid_client_metadata) instead of "
+        "ignoring it",
+        ("OAUTH-REG-004",),
+    ),
+    Fault(
+        "oauth-strict-parameters",
+        "OAUTH",
+        "the authorization and token endpoints refuse any parameter they do not know (invalid_request) instead "
+        "of ignoring it",
+        ("OAUTH-AUTHZ-007", "OAUTH-TOKEN-012"),
+    ),
+    Fault(
+        "oauth-metadata-empty-arrays",
+        "OAUTH",
+        "the metadata documents carry members with no elements (an empty ui_locales_supported, an empty "
+        "resource_signing_alg_values_supported) instead of leaving them out",
+        ("OAUTH-DISC-008",),
+    ),
+    Fault(
+        "consent-redirect-307",
+        "CONSENT",
+        "the consent answers its POST with 307, so the browser reposts the pasted credentials to the client",
+        ("OAUTH-CONSENT-011",),
+    ),
+)
