@@ -10,7 +10,8 @@ into the next), two at a time by default.
 Written to ``--report-dir`` (default ``reports/``): ``selftest.json`` (every fault: its bug, the checks
 expected, the checks that failed, caught or missed) and ``selftest.html``; the runs' own reports in
 ``selftest/<fault>/``. The score is faults caught by an expected check over faults. Exit 0 when the clean
-run is clean and every fault is caught, 1 otherwise, 2 for a usage error.
+run is clean, every fault is caught and no check raised in the kit's own code under any fault; 1 otherwise;
+2 for a usage error.
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def run_selftest(
         table.add_row(j["fault"], j["area"], mark, ", ".join(j["expected"]), (shown + more) or escape(j["problem"]))
     out.print(table)
     out.print(f"score: {caught} of {len(judged)} faults caught by an expected check ({score:.0%})")
+    # A check that raises in the kit's own code under a fault is a defect of the kit, whatever it caught.
+    kit_errors = {j["fault"]: j["errors"] for j in judged if j["errors"]}
+    for name, ids in kit_errors.items():
+        out.print(f"[red]kit error[/] under {name}: {', '.join(ids)} raised in the kit's own code (see its report)")
     from .catalog import load_catalog
 
     shown = sorted({rid for j in judged for rid in j["failed"]})
@@ -133,12 +138,13 @@ def run_selftest(
         "caught": caught,
         "total": len(judged),
         "score": round(score, 4),
+        "kit_errors": kit_errors,
     }
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "selftest.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     (report_dir / "selftest.html").write_text(render_html(document), encoding="utf-8")
     out.print(f"Reports: {report_dir / 'selftest.json'}, {report_dir / 'selftest.html'}", soft_wrap=True)
-    return 0 if not false_alarm and caught == len(judged) else 1
+    return 0 if not false_alarm and caught == len(judged) and not kit_errors else 1
 
 
 def render_html(document: dict[str, Any]) -> str:

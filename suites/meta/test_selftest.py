@@ -136,3 +136,20 @@ def test_selftest_quick_catches_one_fault_per_area(tmp_path: Path) -> None:
     assert document["total"] == len(CI_SUBSET) and document["score"] == 1.0
     html = (tmp_path / "selftest.html").read_text(encoding="utf-8")
     assert all(name in html for name in CI_SUBSET)
+
+
+@pytest.mark.parametrize(
+    ("fault", "checks"),
+    [
+        ("mcp-no-output-schema", "MCP-TOOLS-010 or MCP-TOOLS-011 or MCP-TOOLS-017"),
+        ("oauth-state-dropped", "REPLAY-CHATGPT-001"),
+    ],
+)
+def test_no_check_raises_in_the_kit_under_a_fault(tmp_path: Path, fault: str, checks: str) -> None:
+    """Two defects the full selftest found: a tool without outputSchema made the result checks raise
+    TypeError in jsonschema, and Authlib's refusal of a dropped state was reported as the kit's error. Each is
+    now the target's failure, with what came."""
+    finished = certify(tmp_path, "--in-process", "--reference-fault", fault, "-k", checks, timeout=300)
+    outcomes = {c["id"]: c["outcome"] for c in finished.json()["checks"] if c["outcome"] != "skipped"}
+    assert "error" not in outcomes.values(), outcomes
+    assert {"failed", "warning"} & set(outcomes.values()), outcomes

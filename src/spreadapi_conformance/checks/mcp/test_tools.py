@@ -96,7 +96,13 @@ def valid_structure(result: types.CallToolResult, listed: types.Tool) -> dict[st
     assert not result.is_error, tool_text(result)
     structured = result.structured_content
     assert isinstance(structured, dict), f"no structuredContent: {result!r}"
-    jsonschema.validate(structured, listed.output_schema)
+    assert isinstance(listed.output_schema, dict), f"{listed.name} declares no outputSchema to hold its result to"
+    try:
+        jsonschema.validate(structured, listed.output_schema)
+    except jsonschema.ValidationError as exc:
+        raise AssertionError(f"structuredContent does not match {listed.name}'s outputSchema: {exc.message}") from None
+    except jsonschema.SchemaError as exc:
+        raise AssertionError(f"{listed.name}'s outputSchema is not a valid JSON Schema: {exc.message}") from None
     assert tool_json(result) == structured, "the text block does not carry the structured content"
     return structured
 
@@ -170,8 +176,11 @@ async def test_tools_are_read_only_with_output_schemas(mcp_target, fixture_id):
     for listed in listing.tools:
         assert listed.description, listed.name
         assert listed.output_schema and listed.output_schema.get("type") == "object", listed.name
-        jsonschema.Draft202012Validator.check_schema(listed.output_schema)
-        jsonschema.Draft202012Validator.check_schema(listed.input_schema)
+        for which, schema in (("outputSchema", listed.output_schema), ("inputSchema", listed.input_schema)):
+            try:
+                jsonschema.Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as exc:
+                raise AssertionError(f"{listed.name}'s {which} is not a valid JSON Schema: {exc.message}") from None
         annotations = listed.annotations.model_dump(by_alias=True, exclude_none=True) if listed.annotations else {}
         assert {k: annotations.get(k) for k in READ_ONLY} == READ_ONLY, f"{listed.name}: {annotations}"
 

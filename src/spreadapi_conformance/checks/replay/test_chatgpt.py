@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from ..mcp._support import target_session
 from ..oauth._support import (
@@ -85,13 +86,16 @@ async def connect(client: httpx.AsyncClient, target: Target) -> dict[str, Any]:
         authorized = await play_consent(client, target, url, None, {"mcp_tokens": pasted}, redirect_uri)
         location = authorized.location
         assert same_redirect(location, redirect_uri), f"redirected to {location!r}, not {redirect_uri!r}"
-        token = await oauth.fetch_token(
-            found.endpoint_of("token_endpoint"),
-            authorization_response=location,
-            state=state,
-            code_verifier=verifier,
-            resource=found.endpoint,
-        )
+        try:
+            token = await oauth.fetch_token(
+                found.endpoint_of("token_endpoint"),
+                authorization_response=location,
+                state=state,
+                code_verifier=verifier,
+                resource=found.endpoint,
+            )
+        except OAuth2Error as exc:  # Authlib, as the connector, refuses what the server answered
+            raise AssertionError(f"the connector's OAuth client refused the server's answer: {exc}") from exc
     assert isinstance(token.get("access_token"), str) and token["access_token"], f"no access token: {dict(token)}"
     assert str(token.get("token_type", "")).lower() == "bearer", f"token_type is {token.get('token_type')!r}"
     return dict(token)
