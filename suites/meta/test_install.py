@@ -53,6 +53,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin"
 
 
+def answers(url: str) -> bool:
+    """The server listens and answers 200 (serve writes its target file before it binds its port)."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def test_the_wheel_certifies_a_served_reference_with_no_checkout(installed: Path, tmp_path: Path):
     port = free_port()
     target = tmp_path / "served.toml"
@@ -66,9 +74,7 @@ def test_the_wheel_certifies_a_served_reference_with_no_checkout(installed: Path
     )
     try:
         deadline = time.monotonic() + 60
-        while (
-            not target.exists() or httpx.get(f"http://127.0.0.1:{port}/api/v1/services", timeout=2).status_code != 200
-        ):
+        while not (target.exists() and answers(f"http://127.0.0.1:{port}/api/v1/services")):
             assert serve.poll() is None, serve.stderr.read() if serve.stderr else ""
             assert time.monotonic() < deadline, "serve did not answer within 60 s"
             time.sleep(0.2)
