@@ -33,6 +33,7 @@ CHECKS = Path(__file__).resolve().parent / "checks"
 # 3: nothing failed, but a MUST of a certified option was not established (a narrowed run, a check not run).
 # 4: nothing failed, but a check raised in the kit's own code: a defect of the kit (the report has its traceback).
 EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_KIT_ERROR = 0, 1, 2, 3, 4
+EXIT_NOTEBOOK_FAILED = 5  # --with-notebooks: the checks certified the target, a walkthrough broke on it
 
 
 class CertifyError(Exception):
@@ -52,6 +53,7 @@ class CertifyRequest:
     workers: int | None = None  # checks run at once (pytest-xdist); None: DEFAULT_WORKERS live, 0 in process
     check_timeout: float | None = None  # s: one check's time limit; None: the plugin's default
     reference_faults: tuple[str, ...] = ()  # in process: deployment bugs the reference starts with (selftest)
+    with_notebooks: bool = False  # after the checks, run the walkthrough notebooks into report_dir/notebooks
 
 
 # A live target is checked by this many pytest-xdist workers at once: its checks mostly wait on the network
@@ -292,9 +294,33 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
             "python": sys.version.split()[0],
         },
     )
+    if request.with_notebooks:
+        report["notebooks"] = _run_notebooks(request, report_dir, err)
     paths = write_reports(report, report_dir, plugin.masker())
     _print_summary(out, report, plugin.masker(), paths, duration)
     return exit_code(report)
+
+
+def _run_notebooks(request: CertifyRequest, report_dir: Path, err: Console) -> list[dict[str, Any]]:
+    """The walkthrough notebooks against the same target, as report.json lists them (paths relative to it)."""
+    from .notebooks import available, run_notebooks
+
+    def echo(line: str, **_: Any) -> None:  # every line to stderr: stdout carries the summary
+        err.print(escape(line), soft_wrap=True, highlight=False)
+
+    err.print("\nRunning the walkthrough notebooks against the same target…")
+    ran = run_notebooks(list(available()), request.target, report_dir / "notebooks", max_rps=request.max_rps, echo=echo)
+    return [
+        {
+            "name": result.name,
+            "ok": result.ok,
+            "error": result.error,
+            "seconds": round(result.seconds, 1),
+            "notebook": result.output.relative_to(report_dir).as_posix(),
+            "html": result.html.relative_to(report_dir).as_posix() if result.html else None,
+        }
+        for result in ran
+    ]
 
 
 def exit_code(report: dict[str, Any]) -> int:
@@ -305,6 +331,8 @@ def exit_code(report: dict[str, Any]) -> int:
         return EXIT_KIT_ERROR
     if "incomplete" in verdicts:
         return EXIT_INCOMPLETE
+    if any(not notebook["ok"] for notebook in report.get("notebooks", [])):
+        return EXIT_NOTEBOOK_FAILED
     return EXIT_CERTIFIED
 
 
@@ -429,3 +457,8 @@ def _print_summary(out: Console, report: dict[str, Any], masker: Masker, paths: 
         out.print(f"[bold green]Certified[/]: every MUST requirement held ({ran}).", soft_wrap=True)
     if s["errors"]:
         out.print(f"[bold magenta]{s['errors']} checks raised in the kit's own code[/]: report it (exit code 4).")
+    broken = [n for n in report.get("notebooks", []) if not n["ok"]]
+    for notebook in broken:
+        out.print(f"[bold red]Notebook {notebook['name']} failed[/]: {escape(notebook['error'] or '')}", soft_wrap=True)
+    if report.get("notebooks") and not broken:
+        out.print(f"Notebooks: all {len(report['notebooks'])} ran to their end (report.html links them).")

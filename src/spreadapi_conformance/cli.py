@@ -260,16 +260,29 @@ def certify(
             "them). For proving what certify catches.",
         ),
     ] = [],  # noqa: B006
+    with_notebooks: Annotated[
+        bool,
+        typer.Option(
+            "--with-notebooks",
+            help="After the checks, run the walkthrough notebooks against the same target into DIR/notebooks "
+            "(executed copies and HTML); report.html links them.",
+        ),
+    ] = False,
 ) -> None:
     """Run the conformance checks against a target, print a verdict per option, write the reports.
 
     Exit code 0: every MUST requirement of the certified options held. 1: one failed. 2: the target cannot
     be certified (unreachable, wrong URL, refused token, malformed file). 3: nothing failed, but the run is
-    incomplete (a -k subset, a MUST not run). 4: nothing failed, but a check raised in the kit's own code."""
+    incomplete (a -k subset, a MUST not run). 4: nothing failed, but a check raised in the kit's own code.
+    5: certified, but a notebook (--with-notebooks) failed."""
     from .certify import CertifyRequest, run
 
     if target and in_process:
         typer.echo("error: give either --target or --in-process, not both", err=True)
+        raise typer.Exit(2)
+    if with_notebooks and reference_fault:
+        # The notebooks start a reference of their own, without the fault: they would show another deployment.
+        typer.echo("error: --with-notebooks cannot run against a --reference-fault reference", err=True)
         raise typer.Exit(2)
     request = CertifyRequest(
         target=target,
@@ -283,6 +296,7 @@ def certify(
         workers=workers,
         check_timeout=check_timeout,
         reference_faults=tuple(reference_fault),
+        with_notebooks=with_notebooks,
     )
     raise typer.Exit(run(request))
 
@@ -393,14 +407,26 @@ def notebooks(
             metavar="FILE", help="Target file of a deployment (default: the reference, started per notebook)."
         ),
     ] = None,
-    out: Annotated[Path, typer.Option(metavar="DIR", help="Where the executed copies go.")] = Path("reports/notebooks"),
+    report_dir: Annotated[
+        Path,
+        typer.Option(metavar="DIR", help="The executed notebooks and their HTML go to DIR/notebooks (as certify's)."),
+    ] = Path("reports"),
+    out: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="The folder itself for the executed notebooks (instead of --report-dir)."),
+    ] = None,
+    max_rps: Annotated[
+        float | None,
+        typer.Option(metavar="N", help="At most this many requests per second to the target. Default: no limit."),
+    ] = None,
 ) -> None:
-    """Execute the walkthrough notebooks (OAuth connector flow, multi-service, single-service options)
-    against a target; write the executed copies, outputs included, to --out.
+    """Execute the walkthrough notebooks (OAuth connector flow, multi-service, single-service options, the
+    options compared) against a target; write the executed copies, outputs included, and their HTML
+    renderings to DIR/notebooks.
 
     Exit code 0: every notebook ran to its end. 1: a cell failed (one line says which; the executed copy
     shows the traceback). 2: the target cannot be used, or no such notebook."""
-    from .notebooks import available, execute
+    from .notebooks import available, run_notebooks
     from .preflight import PreflightError, preflight
     from .target import TargetError, load_target
 
@@ -408,20 +434,23 @@ def notebooks(
     if unknown := [n for n in names or [] if n not in found]:
         typer.echo(f"error: no notebook named {', '.join(unknown)} (known: {', '.join(found)})", err=True)
         raise typer.Exit(2)
+    if max_rps is not None and max_rps <= 0:
+        typer.echo("error: --max-rps must be positive", err=True)
+        raise typer.Exit(2)
     if target is not None:
         try:
             preflight(load_target(target))
         except (TargetError, PreflightError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-    failed = 0
-    for name in names or list(found):
-        typer.echo(f"{name}: running against {target or 'the reference, started in the kernel'}", err=True)
-        result = execute(found[name], out, str(target) if target is not None else None)
-        verdict = "ok" if result.ok else f"FAILED: {result.error}"
-        typer.echo(f"{name}: {verdict} ({result.seconds:.1f} s) -> {result.output}")
-        failed += not result.ok
-    raise typer.Exit(1 if failed else 0)
+    ran = run_notebooks(
+        names or list(found),
+        target,
+        out if out is not None else report_dir / "notebooks",
+        max_rps=max_rps,
+        echo=typer.echo,
+    )
+    raise typer.Exit(0 if all(result.ok for result in ran) else 1)
 
 
 @app.command()

@@ -13,7 +13,9 @@ masked as certify's reports mask them (``svc_tk_…(masked)``), so an executed n
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +34,7 @@ from .target import (
 )
 from .threaded import ServerThread, free_port
 
+MAX_RPS_VARIABLE = "SPREADAPI_MAX_RPS"  # set by the notebook runner from --max-rps
 # Response headers a reader of the flows needs to see; the rest are noise here (certify's evidence keeps all).
 SHOWN_HEADERS = ("location", "www-authenticate", "content-type", "mcp-session-id", "cache-control")
 BODY_SHOWN = 1200  # characters of each body printed
@@ -45,6 +48,11 @@ class Deployment:
     base_url: str
     where: str  # one line for the reader: what this is
     _server: ServerThread | None = field(default=None, repr=False)  # the reference this started, if any
+
+    @property
+    def in_kernel(self) -> bool:
+        """The reference this process started (client and server share the process)."""
+        return self._server is not None
 
     def url(self, name: str, id: str | None = None) -> str:
         """The absolute URL of endpoint ``name`` (``target.DEFAULT_PATHS``, or the target file's ``[paths]``)."""
@@ -68,8 +76,15 @@ class Deployment:
         return httpx.AsyncClient(base_url=self.base_url, event_hooks=self.hooks(), **kwargs)
 
     def hooks(self) -> dict[str, list]:
-        """Event hooks that keep the target file's secrets on its origin and record for :func:`step`."""
-        return evidence.event_hooks(guard=self.spec.guard())
+        """Event hooks that keep the target file's secrets on its origin, pace requests by ``--max-rps``
+        (the runner's ``SPREADAPI_MAX_RPS``) and record for :func:`step`."""
+        return evidence.event_hooks(self.limiter, guard=self.spec.guard())
+
+    @functools.cached_property
+    def limiter(self) -> evidence.RateLimiter | None:
+        """One limiter for every client of this deployment, or None without a limit."""
+        rate = os.environ.get(MAX_RPS_VARIABLE)
+        return evidence.RateLimiter(float(rate)) if rate else None
 
     def mcp_http(self, token: str | None = None) -> Any:
         """An ``httpx2`` client (the MCP SDK's) with the bearer ``token``, recorded by :func:`step` too."""

@@ -1,6 +1,7 @@
 """The walkthrough notebooks (notebooks/*.ipynb) run end to end with ``spreadapi-conformance notebooks``:
 against the reference started in the kernel, and against `serve` on Redis through its target file,
-with no secret of the target file in the executed copies; a failing cell fails the run in one line."""
+each with its HTML rendering, with no secret of the target file in the executed copies or the HTML; a
+failing cell fails the run in one line naming the step."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import nbformat
 import pytest
 import tomli_w
 
-from spreadapi_conformance.notebooks import available, notebooks_dir, with_parameters
+from spreadapi_conformance.notebooks import available, failing_step, notebooks_dir, with_parameters
 from spreadapi_conformance.target import load_target
 
 from ..serve.conftest import REDIS_URL, fresh_redis_prefix, start_serve
@@ -38,8 +39,8 @@ def executed(path: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-def test_the_three_flows_are_there():
-    assert sorted(NAMES) == ["multi_service_mcp", "oauth_connector_flow", "single_service_options"]
+def test_the_four_notebooks_are_there():
+    assert sorted(NAMES) == ["multi_service_mcp", "oauth_connector_flow", "options_compared", "single_service_options"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -57,53 +58,81 @@ def test_stored_notebooks_have_no_outputs_and_one_parameters_cell(name):
 
 
 def test_every_notebook_runs_against_the_reference(tmp_path):
-    run = run_notebooks("--out", str(tmp_path))
+    """--report-dir DIR puts the executed copies and their HTML in DIR/notebooks, as certify's reports."""
+    run = run_notebooks("--report-dir", str(tmp_path))
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-3000:]}"
+    out = tmp_path / "notebooks"
     for name in NAMES:
         assert f"{name}: ok" in run.stdout, run.stdout
-        notebook = executed(tmp_path / f"{name}.ipynb")
+        notebook = executed(out / f"{name}.ipynb")
         text = json.dumps([cell.outputs for cell in notebook.cells if cell.cell_type == "code"])
         assert "equal to the oracle" in text, f"{name} compared nothing with the oracle"
+        html = (out / f"{name}.html").read_text(encoding="utf-8")
+        assert "equal to the oracle" in html and "<html" in html, f"{name}.html does not show the run"
 
 
 @pytest.mark.redis
 def test_every_notebook_runs_against_serve_on_redis(tmp_path):
+    """`notebooks --target FILE --report-dir DIR` against serve: four executed notebooks and four HTML files
+    in DIR/notebooks, that talked to the served deployment and show none of its secrets."""
     with fresh_redis_prefix() as prefix:
         served = start_serve(tmp_path, "--redis-url", REDIS_URL, "--store-prefix", prefix)
         try:
-            run = run_notebooks("--target", str(served.target_file), "--out", str(tmp_path / "out"))
+            run = run_notebooks("--target", str(served.target_file), "--report-dir", str(tmp_path / "reports"))
         finally:
             served.stop()
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-3000:]}"
+    out = tmp_path / "reports" / "notebooks"
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        f"{name}{suffix}" for name in NAMES for suffix in (".html", ".ipynb")
+    )
     for name in NAMES:
-        text = (tmp_path / "out" / f"{name}.ipynb").read_text(encoding="utf-8")
+        text = (out / f"{name}.ipynb").read_text(encoding="utf-8")
         assert served.base_url in text, f"{name} did not talk to the served deployment"
-        executed(tmp_path / "out" / f"{name}.ipynb")
+        executed(out / f"{name}.ipynb")
     secrets = load_target(served.target_file).secrets()
     assert secrets, "the target file holds no secret to look for"
-    for path in (tmp_path / "out").iterdir():
+    for path in out.iterdir():
         text = path.read_text(encoding="utf-8")
         leaked = [s[:10] + "…" for s in secrets if s in text]
         assert not leaked, f"{path.name} shows secrets of the target file: {leaked}"
 
 
-def test_a_failing_cell_fails_the_run_in_one_line(tmp_path):
-    """The target file says the loan calculator is published as `edge-cases`: the calculation on it is a
-    tool error, the notebook stops there, the run says which statement failed and exits 1."""
+def run_on_wrong_target(tmp_path: Path, notebook: str, fixture: str, published_as: str) -> tuple[str, Path]:
+    """Run ``notebook`` against serve through a target file saying service ``published_as`` is published from
+    ``fixture``; the one FAILED line it must print, and where the executed copies went."""
     served = start_serve(tmp_path)
     try:
         raw = tomllib.loads(served.target_file.read_text(encoding="utf-8"))
-        raw["services"]["edge-cases"]["fixture"] = "loan-calculator"
-        del raw["services"]["loan-calculator"]
+        raw["services"][published_as]["fixture"] = fixture
+        del raw["services"][fixture]
         wrong = tmp_path / "wrong.toml"
         wrong.write_text(tomli_w.dumps(raw), encoding="utf-8")
-        run = run_notebooks("oauth_connector_flow", "--target", str(wrong), "--out", str(tmp_path / "out"))
+        run = run_notebooks(notebook, "--target", str(wrong), "--out", str(tmp_path / "out"))
     finally:
         served.stop()
     assert run.returncode == 1, f"{run.stdout}\n{run.stderr[-2000:]}"
     lines = [line for line in run.stdout.splitlines() if "FAILED" in line]
-    assert len(lines) == 1 and "AssertionError" in lines[0] and "Traceback" not in run.stdout, run.stdout
-    notebook = nbformat.read(tmp_path / "out" / "oauth_connector_flow.ipynb", as_version=4)
+    assert len(lines) == 1 and "Traceback" not in run.stdout, run.stdout
+    return lines[0], tmp_path / "out"
+
+
+def test_options_compared_names_the_step_a_target_breaks(tmp_path):
+    """The target file says the quote service is published as the loan calculator: the first option's
+    calculation computes something else than the oracle's quote, and the one line names the option and
+    the step; the partly executed copy still has its HTML."""
+    line, out = run_on_wrong_target(tmp_path, "options_compared", "quote", "loan-calculator")
+    assert "StepFailed" in line and "under 'Measure every option'" in line, line
+    assert "Option 1" in line and "execute" in line, line
+    assert (out / "options_compared.html").is_file()
+
+
+def test_a_failing_cell_fails_the_run_in_one_line(tmp_path):
+    """The target file says the loan calculator is published as `edge-cases`: the calculation on it is a
+    tool error, the notebook stops there, the run says which step failed and exits 1."""
+    line, out = run_on_wrong_target(tmp_path, "oauth_connector_flow", "loan-calculator", "edge-cases")
+    assert "AssertionError" in line and "step '7. initialize, tools/list, tools/call'" in line, line
+    notebook = nbformat.read(out / "oauth_connector_flow.ipynb", as_version=4)
     assert any(o.output_type == "error" for cell in notebook.cells for o in cell.get("outputs", []))
 
 
@@ -140,3 +169,14 @@ def test_another_jupyters_python3_kernel_is_not_used(tmp_path):
     env = {"JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"), "JUPYTER_PREFER_ENV_PATH": "0"}
     run = run_notebooks("oauth_connector_flow", "--out", str(tmp_path / "out"), env=env)
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-2000:]}"
+
+
+def test_the_failing_step_is_named_by_its_step_title_else_the_heading_above():
+    def failed(source: str) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])]
+        heading = nbformat.v4.new_markdown_cell("## 2. Discovery\nwhat it does")
+        return nbformat.v4.new_notebook(cells=[heading, nbformat.v4.new_code_cell("x = 1"), cell])
+
+    assert failing_step(failed('with step("3. register"):\n    pass')) == "step '3. register'"
+    assert failing_step(failed("assert x == 2")) == "under '2. Discovery'"

@@ -142,6 +142,18 @@ class Recorder:
         request = waiting[-1].request
         return (masker or Masker()).text(f"{request.method} {request.url}")
 
+    def wire_bytes(self) -> tuple[int, int]:
+        """Bytes sent and received by the recorded exchanges, as HTTP/1.1 messages: start line, headers and
+        body (a streamed body as far as the client read it; chunk framing and TLS not counted).
+
+        Only a recorder that kept every exchange can say (``keep`` at least ``total``)."""
+        with self._lock:
+            if self.total > len(self.exchanges):
+                raise ValueError(f"{self.name or 'the recorder'} kept {len(self.exchanges)} of {self.total} exchanges")
+            kept = list(self.exchanges)
+        sizes = [_wire_size(exchange) for exchange in kept]
+        return sum(sent for sent, _ in sizes), sum(received for _, received in sizes)
+
     def evidence(self, masker: Masker | None = None) -> list[dict[str, Any]]:
         """The kept exchanges as JSON-ready dicts, masked, bodies cut to :data:`BODY_LIMIT`."""
         masker = masker or Masker()
@@ -305,6 +317,28 @@ def _response_body(response: Any, seen: _Seen | None = None) -> str | None:
     # The client stopped reading before the stream ended: the SDK does once it has its answer, and a
     # standalone GET stream never ends. Whatever came later is not known.
     return shown if seen.done else f"{shown}\n(the client read no further)"
+
+
+def _header_bytes(headers: Any) -> int:
+    return sum(len(name) + len(value) + 4 for name, value in headers.raw)  # "name: value\r\n"
+
+
+def _wire_size(exchange: _Exchange) -> tuple[int, int]:
+    request, response = exchange.request, exchange.response
+    try:
+        body = len(request.content)
+    except Exception:  # a streamed upload: its size is not known here
+        body = 0
+    sent = len(f"{request.method} {request.url.raw_path.decode()} HTTP/1.1\r\n") + _header_bytes(request.headers)
+    sent += 2 + body
+    if response is None:
+        return sent, 0
+    if exchange.seen is not None:
+        body = exchange.seen.total
+    else:
+        body = len(response.content) if _is_read(response) else 0
+    received = len(f"HTTP/1.1 {response.status_code} {response.reason_phrase}\r\n") + _header_bytes(response.headers)
+    return sent, received + 2 + body
 
 
 def _describe(exchange: _Exchange) -> dict[str, Any]:
