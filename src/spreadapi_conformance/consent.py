@@ -89,7 +89,8 @@ def consent_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
     return urljoin(str(page.url), form["action"] or str(page.url)), form["fields"]
 
 
-def _same_origin_headers(url: str) -> dict[str, str]:
+def same_origin_headers(url: str) -> dict[str, str]:
+    """The headers a browser sends with a form post to a page's own origin."""
     return {"Origin": "{0.scheme}://{0.netloc}".format(urlsplit(url)), "Sec-Fetch-Site": "same-origin"}
 
 
@@ -103,7 +104,7 @@ async def approve(
         raise ConsentError(f"the consent page: {_excerpt(page)}")
     action, fields = consent_form(page)
     data = {**fields, **credentials, "action": "approve"}
-    return await client.post(action, data=data, headers=_same_origin_headers(action))
+    return await client.post(action, data=data, headers=same_origin_headers(action))
 
 
 def _returns_to(location: str, redirect_uri: str) -> bool:
@@ -228,5 +229,5 @@ async def _login(
         data.update({name: value for name, value in {**login, **credentials}.items() if name in form["names"]})
         if form["submit"] is not None:
             data.setdefault(*form["submit"])
-        response = await client.post(action, data=data, headers=_same_origin_headers(action))
+        response = await client.post(action, data=data, headers=same_origin_headers(action))
     raise ConsentError(f"the login flow did not return to the client within {STEPS} pages: {_excerpt(response)}")

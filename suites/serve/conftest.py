@@ -78,8 +78,10 @@ def serve_command(port: int, target_file: Path, *args: str) -> list[str]:
     ]
 
 
-def start_serve(tmp_path: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> Served:
-    port = free_port()
+def start_serve(
+    tmp_path: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None, port: int | None = None
+) -> Served:
+    port = port or free_port()
     target_file = tmp_path / f"target-{port}.toml"
     command = serve_command(port, target_file, *args)
     environment = {**os.environ, **(env or {})}

@@ -128,8 +128,11 @@ def _challenge(
     resource_metadata: str | None,
     scope: str | None,
     realm: str | None = None,
+    faults: frozenset[str] = frozenset(),
 ) -> JSONResponse:
-    """A 401/403 with its RFC 6750 §3 challenge; ``error`` None when no credential was presented."""
+    """A 401/403 with its RFC 6750 §3 challenge; ``error`` None when no credential was presented.
+
+    ``faults``: the deployment bugs to reproduce (reference.faults), for the selftest."""
     params = []
     if realm is not None:
         params.append(f"realm={_quoted(realm)}")
@@ -140,6 +143,8 @@ def _challenge(
     if error is not None:
         params.append(f"error={_quoted(error)}")
         params.append(f"error_description={_quoted(description)}")
+        if active(faults, "mcp-challenge-error-repeated"):  # a middleware adds its own error too
+            params.append(f"error={_quoted(error)}")
     body = {"error": error or "unauthorized", "error_description": description}
     headers = {"WWW-Authenticate": "Bearer " + ", ".join(params), **_NO_STORE}
     return JSONResponse(body, status, headers=headers)
@@ -177,7 +182,8 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
         metadata = None if active(request, "mcp-challenge-without-metadata") else _metadata_url(base, endpoint)
         if status == 401 and error == "invalid_token" and active(request, "mcp-unknown-token-403"):
             status = 403
-        return _challenge(status, error, description, resource_metadata=metadata, scope=scope)
+        faults = request.app.state.config.faults
+        return _challenge(status, error, description, resource_metadata=metadata, scope=scope, faults=faults)
 
     token = _credential(request)
     if token is None:
@@ -265,7 +271,8 @@ async def _authenticate_oauth(request: Request) -> McpAccess | Response:
 
     def deny(error: str | None, description: str) -> Response:
         metadata = None if active(request, "mcp-challenge-without-metadata") else _metadata_url(base, endpoint)
-        return _challenge(401, error, description, resource_metadata=metadata, scope=DEFAULT_SCOPE)
+        faults = request.app.state.config.faults
+        return _challenge(401, error, description, resource_metadata=metadata, scope=DEFAULT_SCOPE, faults=faults)
 
     token = _credential(request)
     if token is None:

@@ -147,8 +147,10 @@ def _prefix_allows(entry: str, uri: str) -> bool:
     return candidate.path.startswith(prefix.path or "/")
 
 
-def redirect_problem(uri: object, allowlist: tuple[str, ...] = ()) -> str | None:
-    """Why a redirect URI may not be registered, or None when it may. Never echoes the URI."""
+def redirect_problem(uri: object, allowlist: tuple[str, ...] = (), *, http_anywhere: bool = False) -> str | None:
+    """Why a redirect URI may not be registered, or None when it may. Never echoes the URI.
+
+    ``http_anywhere``: the fault ``oauth-http-redirect-accepted`` (any http URI, as for a developer's machine)."""
     if not isinstance(uri, str) or not uri:
         return "must be a non-empty string"
     if len(uri) > 2048 or _UNSAFE.search(uri):
@@ -160,7 +162,7 @@ def redirect_problem(uri: object, allowlist: tuple[str, ...] = ()) -> str | None
         return "must be an absolute https URI (or http on a loopback address)"
     if "@" in parts.netloc:
         return "must not contain user information"
-    if _loopback(uri) is not None:
+    if _loopback(uri) is not None or (http_anywhere and parts.scheme == "http"):
         return None
     if parts.scheme != "https":
         return "http is allowed only on loopback addresses (127.0.0.1, localhost, [::1])"

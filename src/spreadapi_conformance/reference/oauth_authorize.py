@@ -92,7 +92,10 @@ class AuthRequest:
     def redirect(self, **params: str | None) -> str:
         state = None if active(self.faults, "oauth-state-dropped") else self.params.get("state")
         issuer = None if active(self.faults, "oauth-no-iss") else self.issuer
-        return add_query(self.redirect_uri, {**params, "state": state, "iss": issuer})
+        uri = self.redirect_uri
+        if active(self.faults, "oauth-redirect-query-replaced"):
+            uri = uri.split("?")[0]  # the response parameters take the place of the registered query
+        return add_query(uri, {**params, "state": state, "iss": issuer})
 
 
 async def _client_and_redirect(request: Request, params: dict[str, str]) -> tuple[Client, str]:
@@ -105,7 +108,10 @@ async def _client_and_redirect(request: Request, params: dict[str, str]) -> tupl
     prefix_match = active(request, "oauth-redirect-prefix-match")
     if prefix_match and any(redirect_uri.startswith(r) for r in client.redirect_uris):
         return client, redirect_uri
-    if not redirect_matches(client.redirect_uris, redirect_uri):
+    exact_only = active(request, "oauth-loopback-port-exact")
+    if redirect_uri not in client.redirect_uris and (
+        exact_only or not redirect_matches(client.redirect_uris, redirect_uri)
+    ):
         raise RequestError("invalid_request", "redirect_uri is not registered for this client.")
     return client, redirect_uri
 
@@ -117,6 +123,8 @@ def _target(request: Request, base: str, params: dict[str, str], back: Back) -> 
     service = None
     if service_id is not None:
         service = catalog.get(service_id)
+        if service is None and active(request, "oauth-unknown-service-falls-back"):
+            return None, mcp_resource(base)  # the bug: an unknown service_id becomes a multi-service grant
         if service is None:
             raise RequestError("invalid_request", "Service not found or not published.", back("invalid_request"))
     if resource is None:
@@ -209,10 +217,14 @@ def consent_page(auth: AuthRequest, message: str | None = None, status: int = 20
 async def authorize_page(request: Request) -> Response:
     try:
         params = unique(list(request.query_params.multi_items()), _PARAMS)
-        auth = await validate(request, {k: v for k, v in params.items() if v != ""})
+        keep_empty = active(request, "oauth-empty-parameters-kept")
+        auth = await validate(request, {k: v for k, v in params.items() if v != "" or keep_empty})
     except OAuthError as exc:
         return error_page(exc)
-    return consent_page(auth)
+    page = consent_page(auth)
+    if active(request, "oauth-authorization-cors"):
+        page.headers["Access-Control-Allow-Origin"] = "*"  # a blanket CORS middleware over every route
+    return page
 
 
 # -- the form's (and JSON clients') target ---------------------------------------------------------
@@ -241,6 +253,8 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
             token = text_param(body, "service_token")
             if token is None and not active(request, "consent-service-token-optional"):
                 raise OAuthError("invalid_request", "This service requires a service token for authorization.")
+            if token is not None and service.id in await _access_token_grants(request, token):
+                token = None  # the fault consent-access-token-accepted: the grant stands for the token
             if token is not None:
                 check = await request.app.state.service_tokens.validate(token, service.id)
                 if not check.valid and not await _overlooked(request, check.error, token, service.id):
@@ -255,6 +269,9 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
     granted: list[str] = []
     for index, token in enumerate(dict.fromkeys(tokens), start=1):
         # Never echo a token, not even part of one: a malformed paste may still be a secret.
+        if reached := await _access_token_grants(request, token):
+            granted.extend(reached)
+            continue
         if active(request, "consent-service-token-as-mcp-token") and looks_like(token, SERVICE_TOKEN_PREFIX):
             granted.extend(await _services_of_service_token(request, token))
             continue
@@ -275,6 +292,15 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
         raise OAuthError("invalid_request", "These tokens grant access to no published service.")
     hashes = tuple(token_hash(t) for t in dict.fromkeys(tokens))
     return Authorization(**common, service_ids=service_ids, mcp_token_hashes=hashes)
+
+
+async def _access_token_grants(request: Request, token: str) -> tuple[str, ...]:
+    """The fault ``consent-access-token-accepted``: what a pasted OAuth access token of this server reaches
+    (the consent asks "is this a token we issued?" of every store). Without the fault: nothing."""
+    if not active(request, "consent-access-token-accepted"):
+        return ()
+    grant = await request.app.state.oauth_tokens.resolve(token)
+    return grant.service_ids if grant is not None else ()
 
 
 async def _services_of_service_token(request: Request, token: str) -> list[str]:
@@ -314,11 +340,13 @@ async def authorize_submit(request: Request) -> Response:
     browser = media_type(request) == FORM
     try:
         body = await read_params(request, _BODY_PARAMS)
-        if browser and _cross_site(request):
+        if browser and _cross_site(request) and not active(request, "consent-cross-site-accepted"):
             raise OAuthError("invalid_request", "Cross-site form posts are refused.", 403)
         params = {name: value for name in _PARAMS if (value := text_param(body, name)) is not None}
         auth = await validate(request, params)
         action = text_param(body, "action") or "approve"
+        if active(request, "consent-cancel-ignored"):
+            action = "approve"  # the bug: the form's buttons share one handler that approves
         if action not in ("approve", "cancel"):
             raise RequestError("invalid_request", "action must be approve or cancel.")
     except OAuthError as exc:

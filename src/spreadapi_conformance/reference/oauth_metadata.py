@@ -53,6 +53,8 @@ def as_metadata(base: str, faults: frozenset[str] = frozenset()) -> dict:
         # RFC 9207: every authorization response carries iss; ChatGPT keys its stable redirect on this.
         "authorization_response_iss_parameter_supported": True,
     }
+    if active(faults, "oauth-iss-not-announced"):
+        del metadata["authorization_response_iss_parameter_supported"]  # iss is still sent
     if active(faults, "oauth-pkce-not-advertised"):
         del metadata["code_challenge_methods_supported"]
     if active(faults, "oauth-metadata-empty-arrays"):

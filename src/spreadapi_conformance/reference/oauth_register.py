@@ -38,16 +38,23 @@ def _string_list(body: dict[str, Any], name: str, default: list[str]) -> list[st
     return value
 
 
-def client_from_metadata(body: dict[str, Any], allowlist: tuple[str, ...], allow_fragment: bool = False) -> Client:
-    """``allow_fragment``: the fault ``oauth-fragment-redirect-registered`` (reference.faults)."""
+def client_from_metadata(
+    body: dict[str, Any], allowlist: tuple[str, ...], faults: frozenset[str] = frozenset()
+) -> Client:
+    """``faults``: the deployment bugs to reproduce (reference.faults), for the selftest."""
     uris = body.get("redirect_uris")
-    if not isinstance(uris, list) or not uris:
+    if uris is None and active(faults, "oauth-registration-without-redirect-uris"):
+        uris = []  # the bug: registered now, "the redirect URI is checked at the authorization endpoint"
+    elif not isinstance(uris, list) or not uris:
         raise OAuthError("invalid_redirect_uri", "At least one redirect_uri is required")
+    allow_fragment = active(faults, "oauth-fragment-redirect-registered")
     if len(uris) > _MAX_REDIRECT_URIS:
         raise OAuthError("invalid_redirect_uri", f"At most {_MAX_REDIRECT_URIS} redirect_uris are accepted")
     for index, uri in enumerate(uris):
         checked = uri.split("#")[0] if allow_fragment and isinstance(uri, str) else uri
-        if problem := redirect_problem(checked, allowlist):
+        if problem := redirect_problem(
+            checked, allowlist, http_anywhere=active(faults, "oauth-http-redirect-accepted")
+        ):
             raise OAuthError("invalid_redirect_uri", f"redirect_uris[{index}] {problem}")
 
     method = body.get("token_endpoint_auth_method", "none")
@@ -96,10 +103,9 @@ async def register(request: Request) -> Response:
     try:
         body = await read_params(request, form_ok=False)
         config = request.app.state.config
-        fragment = active(config, "oauth-fragment-redirect-registered")
         if active(config, "oauth-registration-strict") and (unknown := sorted(set(body) - _STRICTLY_KNOWN)):
             raise _metadata_error(f"Unknown client metadata: {', '.join(unknown)[:200]}")
-        client = client_from_metadata(body, config.redirect_allowlist, fragment)
+        client = client_from_metadata(body, config.redirect_allowlist, config.faults)
     except OAuthError as exc:
         if exc.error == "invalid_request":  # not JSON: RFC 7591 §3.2.2 knows only metadata errors
             exc = OAuthError("invalid_client_metadata", exc.description, exc.status)

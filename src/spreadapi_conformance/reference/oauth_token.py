@@ -58,6 +58,8 @@ async def _exchange(request: Request) -> dict[str, object]:
         raise _grant_error("redirect_uri does not match the authorization request")
     if active(request, "oauth-pkce-not-verified"):
         pass
+    elif body.get("code_verifier") == "" and active(request, "oauth-empty-verifier-skips-pkce"):
+        pass  # the bug: an empty verifier is read as "this client does not do PKCE"
     elif params["code_verifier"] is None:
         if not active(request, "oauth-verifier-optional"):  # the fault: PKCE only for clients that send one
             raise _grant_error("code_verifier is required (PKCE)")

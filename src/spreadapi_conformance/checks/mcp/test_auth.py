@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
@@ -160,3 +161,48 @@ async def test_bridge_without_a_token_is_401(mcp_target, client):
     response = await initialize(client, mcp_target.path("bridge_mcp"))
     assert response.status_code == 401, said(response)
     assert challenge(response)[0].lower() == "bearer"
+
+
+# RFC 6750 §3: the characters each attribute may hold, after its quoted-string is unescaped.
+_ERROR_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*")
+_URI_REFERENCE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]*")
+_ONCE = ("realm", "scope", "error", "error_description", "error_uri")
+_AUTH_PARAM = re.compile(r'([A-Za-z_][\w.-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))')  # quoted or a token
+
+
+def challenge_problems(header: str) -> list[str]:
+    """What RFC 6750 §3 forbids in one Bearer challenge: an attribute twice, characters outside its set."""
+    pairs = [
+        (m.group(1).lower(), re.sub(r"\\(.)", r"\1", m.group(2)) if m.group(2) is not None else m.group(3))
+        for m in _AUTH_PARAM.finditer(header)
+    ]
+    problems = [f"{name} appears {n} times" for name in _ONCE if (n := sum(k == name for k, _ in pairs)) > 1]
+    for name, value in pairs:
+        allowed = {"scope": _SCOPE, "error_uri": _URI_REFERENCE}.get(name, _ERROR_TEXT)
+        if name in ("scope", "error", "error_description", "error_uri") and not allowed.fullmatch(value):
+            problems.append(f"{name}={value!r} has characters RFC 6750 §3 excludes")
+    return problems
+
+
+async def test_challenges_follow_rfc6750_grammar(mcp_target, client):
+    """MCP-AUTH-038 MUST NOT: no Bearer challenge the MCP endpoints send (without a credential, and with an
+    unknown one) repeats realm, scope, error, error_description or error_uri, or puts characters RFC 6750 §3
+    excludes in them (error_description: printable ASCII without " and \\)."""
+    paths = [await protected_path(client, mcp_target)]
+    claimed = mcp_target.spec.claims
+    if claimed is None or "chatgpt-multi-oauth" in claimed:
+        paths.append(mcp_target.path("mcp"))
+    if claimed is None or "legacy-bridge" in claimed:
+        paths.append(mcp_target.path("bridge_mcp"))
+    seen = []
+    for path in paths:
+        for headers in ({}, {"authorization": "Bearer not-a-real-token"}):
+            response = await initialize(client, path, **headers)
+            header = response.headers.get("www-authenticate")
+            if response.status_code == 401 and header and header.lower().startswith("bearer"):
+                seen.append((path, header))
+    if not seen:
+        not_applicable("no endpoint answered a Bearer challenge to check")
+    found = [f"{path}: {problem} ({header})" for path, header in seen for problem in challenge_problems(header)]
+    assert not found, "; ".join(found)

@@ -43,7 +43,7 @@ from spreadapi_conformance.oracle import differences, expected_outputs
 
 from ..answers import excerpt, json_object
 from ..mcp._support import JSON_RPC_HEADERS, challenge, initialize_message
-from ..premise import not_applicable
+from ..premise import control_failed, not_applicable
 
 if TYPE_CHECKING:
     from ..target import Target
@@ -458,6 +458,19 @@ async def obtain_code(
         params.get("resource"),
         authorized.by_server,
     )
+
+
+async def control_grant(
+    client: httpx.AsyncClient, target: Target, resource: Resource, **changes: str | None
+) -> Discovered:
+    """Discovery for ``resource``, and the control: the same flow with what the target file gives (and
+    ``changes``) gets a code, so a refusal of the varied flow is due to the variation; else not run."""
+    found = await discovered(client, target, resource)
+    try:
+        await obtain_code(client, target, found, resource.pasted, **{**resource.params, **changes})
+    except AssertionError as exc:
+        control_failed(f"the flow without the variation gets no code either: {exc}")
+    return found
 
 
 async def paste_at_consent(

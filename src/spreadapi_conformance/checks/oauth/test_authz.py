@@ -7,20 +7,29 @@ a code, a consent page to approve, or a redirect anywhere else fails the check.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
 import pytest
 
-from ..answers import excerpt
-from ..premise import control_failed
+from ..answers import excerpt, json_object
+from ..premise import control_failed, not_applicable
 from ._support import (
     REDIRECTS,
+    SINGLE,
     assert_no_code,
     authorization_params,
+    claims,
+    control_grant,
     endpoints,
+    first_resource,
     oauth_spec,
+    obtain_code,
     pkce,
     redirect_parameters,
     register,
+    registration_body,
     requested_scope,
+    resources,
     same_redirect,
 )
 
@@ -37,7 +46,7 @@ def refused(response, redirect_uri: str) -> bool:
     return response.status_code >= 400
 
 
-async def request(client, target, **changes):
+async def request(client, target, headers: dict[str, str] | None = None, **changes):
     """GET the authorization endpoint with a valid request (a fresh client, S256, state, resource, the
     resource's scopes) changed. Its control, once per run: the unchanged request is not refused, so that a
     refusal of the changed one is due to the change."""
@@ -54,7 +63,7 @@ async def request(client, target, **changes):
     if _CONTROL[target.base_url]:
         control_failed(f"a valid authorization request is refused too: {_CONTROL[target.base_url]}")
     params = {k: v for k, v in {**valid, **changes}.items() if v is not None}
-    return await client.get(authorize_url, params=params), redirect_uri
+    return await client.get(authorize_url, params=params, headers=headers), redirect_uri
 
 
 async def test_missing_code_challenge_issues_no_code(client, target):
@@ -115,3 +124,97 @@ async def test_unrecognized_parameter_is_ignored(client, target):
     is not refused for it: it goes on as without it (a consent page, or a code)."""
     response, redirect_uri = await request(client, target, x_conformance_probe="1")
     assert not refused(response, redirect_uri), f"refused for an unrecognized parameter: {excerpt(response)}"
+
+
+def _other_port(uri: str) -> str:
+    """``uri`` (a loopback IP redirect URI) with another port."""
+    parts = urlsplit(uri)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    port = (parts.port or 80) + 1
+    return parts._replace(netloc=f"{host}:{port if port <= 65535 else 49152}").geturl()
+
+
+async def test_loopback_redirect_takes_any_port(client, target):
+    """OAUTH-AUTHZ-008 MUST: a loopback IP redirect URI is accepted with any port at the authorization
+    request: the client registered http://127.0.0.1:P/callback, asks with another port, and the code comes
+    to that port (a native client gets an ephemeral port from its system each time)."""
+    registered = oauth_spec(target).redirect_uri
+    parts = urlsplit(registered)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1"):
+        not_applicable(f"the target file's redirect URI {registered} is not a loopback IP one")
+    resource = first_resource(target)
+    found = await control_grant(client, target, resource)
+    if not oauth_spec(target).registration:
+        not_applicable("the target file says the server offers no dynamic client registration")
+    # A native app says so (OpenID Connect registration reads application_type; RFC 7591 servers ignore it).
+    body = registration_body([registered], application_type="native")
+    registered_client = await client.post(found.endpoint_of("registration_endpoint"), json=body)
+    if registered_client.status_code != 201:
+        control_failed(f"registering a native client with the loopback redirect URI: {excerpt(registered_client)}")
+    client_id = json_object(registered_client).get("client_id")
+    elsewhere = _other_port(registered)
+    await obtain_code(
+        client, target, found, resource.pasted, client_id=client_id, redirect_uri=elsewhere, **resource.params
+    )
+
+
+async def test_redirect_uri_query_is_kept(client, target):
+    """OAUTH-AUTHZ-009 MUST: a redirect URI registered with a query component keeps it when the server adds
+    the code and state: the redirect carries both the registered parameter and the code."""
+    registered = oauth_spec(target).redirect_uri
+    parts = urlsplit(registered)
+    with_query = parts._replace(query=urlencode([*parse_qsl(parts.query), ("kit_probe", "kept")])).geturl()
+    resource = first_resource(target)
+    found = await control_grant(client, target, resource)
+    try:
+        client_id = await register(client, target, found, [with_query])
+    except AssertionError as exc:
+        not_applicable(f"the server does not register a redirect URI with a query: {exc}")
+    grant = await obtain_code(
+        client, target, found, resource.pasted, client_id=client_id, redirect_uri=with_query, **resource.params
+    )
+    assert grant.answer.get("kit_probe") == "kept", f"the registered query was not kept: {grant.location!r}"
+
+
+@pytest.mark.parametrize("name", ["resource", "scope"])
+async def test_empty_parameter_is_as_if_absent(client, target, name):
+    """OAUTH-AUTHZ-010 MUST: a parameter sent with an empty value is treated as if it were omitted: the
+    request with ``name=`` is refused exactly when the request without it is."""
+    without, redirect_uri = await request(client, target, **{name: None})
+    empty, _ = await request(client, target, **{name: ""})
+    assert refused(empty, redirect_uri) == refused(without, redirect_uri), (
+        f"{name}= (empty) was {'refused' if refused(empty, redirect_uri) else 'accepted'}, without {name} it was "
+        f"{'refused' if refused(without, redirect_uri) else 'accepted'}: {excerpt(empty)}"
+    )
+
+
+async def test_authorization_endpoint_has_no_cors(client, target):
+    """OAUTH-AUTHZ-011 MUST NOT: the authorization endpoint does not support CORS: a cross-origin GET and a
+    preflight get no Access-Control-Allow-Origin (the browser is sent there, a script never calls it)."""
+    origin = {"origin": "https://client.example"}
+    page, _ = await request(client, target, headers=origin)
+    authorize_url = (await endpoints(client, target)).endpoint_of("authorization_endpoint")
+    preflight = await client.options(authorize_url, headers={**origin, "access-control-request-method": "GET"})
+    for answer in (page, preflight):
+        allowed = answer.headers.get("access-control-allow-origin")
+        assert allowed is None, (
+            f"{answer.request.method} with Origin: Access-Control-Allow-Origin: {allowed} ({excerpt(answer)})"
+        )
+
+
+async def test_unpublished_service_is_refused(client, target):
+    """OAUTH-AUTHZ-012 MUST: an Option 2 authorization request naming a service that is not published
+    (service_id, and the resource such a service would have) is refused: no consent page, no code."""
+    if not claims(target, SINGLE):
+        not_applicable("the target does not claim Option 2")
+    resource = next((r for r in resources(target) if r.option == SINGLE and r.params.get("service_id")), None)
+    if resource is None:
+        not_applicable("the target names its single-service endpoints by a fixed path, not by service_id")
+    found = await control_grant(client, target, resource)
+    unknown = "spreadapi-conformance-no-such-service"
+    endpoint = target.url("single_service_mcp", id=unknown)
+    client_id = await register(client, target, found)
+    redirect_uri = oauth_spec(target).redirect_uri
+    params = authorization_params(client_id, redirect_uri, pkce()[1], resource=endpoint, service_id=unknown)
+    response = await client.get(found.endpoint_of("authorization_endpoint"), params=params)
+    assert_no_code(response, redirect_uri)

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from spreadapi_conformance.consent import approve
+from spreadapi_conformance.consent import REDIRECTS, approve, consent_form, same_origin_headers
 
 from .._admin import Admin
 from ..premise import control_failed, not_applicable
@@ -27,15 +27,19 @@ from ._support import (
     MULTI,
     Discovered,
     Resource,
+    access_token,
     authorization_params,
+    control_grant,
     discovered,
     excerpt,
     first_resource,
+    grant_for,
     mcp_token,
     oauth_spec,
     obtain_code,
     paste_at_consent,
     pkce,
+    redirect_parameters,
     register,
     requested_scope,
     service_token,
@@ -54,9 +58,11 @@ def never_issued(prefix: str) -> str:
 async def with_control(client, target, resource: Resource, pasted: dict[str, str] | None = None) -> Discovered:
     """Discovery for ``resource``, and the control: pasting ``pasted`` (default: what the file gives) in the
     same kind of request gets a code."""
+    if pasted is None:
+        return await control_grant(client, target, resource)
     found = await discovered(client, target, resource)
     try:
-        await obtain_code(client, target, found, resource.pasted if pasted is None else pasted, **resource.params)
+        await obtain_code(client, target, found, pasted, **resource.params)
     except AssertionError as exc:
         control_failed(f"pasting a valid credential gets no code either: {exc}")
     return found
@@ -200,3 +206,75 @@ async def test_consent_post_is_not_answered_307(target, client):
     authorize_url, params, resource = await consent_form_request(client, target)
     answer = await approve(client, authorize_url, params, resource.pasted)
     assert answer.status_code != 307, f"the consent POST was answered 307: {excerpt(answer)}"
+
+
+async def test_cross_site_consent_post_issues_no_code(target, client):
+    """OAUTH-CONSENT-012 MUST: the consent form posted from another site (the headers a browser sends on a
+    cross-site form post: a foreign Origin, Sec-Fetch-Site cross-site) issues no code; the same post from the
+    page's own origin does."""
+    authorize_url, params, resource = await consent_form_request(client, target)
+    page = await client.get(authorize_url, params=params)
+    if page.status_code != 200:
+        control_failed(f"a valid authorization request shows no consent page: {excerpt(page)}")
+    action, fields = consent_form(page)
+    data = {**fields, **resource.pasted, "action": "approve"}
+    foreign = {"origin": "https://attacker.example", "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate"}
+    answer = await client.post(action, data=data, headers=foreign)
+    assert not _code_in(answer), f"a cross-site post of the consent form was answered with a code: {excerpt(answer)}"
+    control = await client.post(action, data=data, headers=same_origin_headers(action))
+    if not _code_in(control):
+        control_failed(f"the same post from the page's own origin gets no code either: {excerpt(control)}")
+
+
+def _code_in(answer) -> bool:
+    location = answer.headers.get("location", "") if answer.status_code in REDIRECTS else ""
+    return "code=" in location
+
+
+async def test_deny_redirects_access_denied_with_state(target, client):
+    """OAUTH-CONSENT-013 MUST: denying at the consent page redirects to the client with error=access_denied and
+    the state the request sent, and no code."""
+    authorize_url, params, resource = await consent_form_request(client, target)
+    page = await client.get(authorize_url, params=params)
+    if page.status_code != 200:
+        control_failed(f"a valid authorization request shows no consent page: {excerpt(page)}")
+    action, fields = consent_form(page)
+    denial = _deny_value(page.text)
+    # Denied with the credential pasted, as a user who changed their mind would: denying must still issue nothing.
+    data = {**fields, **resource.pasted, "action": denial}
+    answer = await client.post(action, data=data, headers=same_origin_headers(action))
+    location = answer.headers.get("location", "") if answer.status_code in REDIRECTS else ""
+    assert location.startswith(params["redirect_uri"]), f"denying did not redirect to the client: {excerpt(answer)}"
+    sent = redirect_parameters(location)
+    assert "code" not in sent, f"denying issued a code: {location!r}"
+    assert sent.get("error") == "access_denied", f"error={sent.get('error')!r}, not access_denied: {location!r}"
+    assert sent.get("state") == params["state"], f"state={sent.get('state')!r}, the request sent {params['state']!r}"
+
+
+def _deny_value(page: str) -> str:
+    """The value of the form's deny button (``name="action"``): SpreadAPI's is cancel."""
+    for match in re.finditer(r"<button[^>]*>", page, re.IGNORECASE):
+        tag = match.group(0)
+        name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and value and name.group(1) == "action" and value.group(1) not in ("approve", "allow"):
+            return value.group(1)
+    not_applicable("the consent page has no deny button named action (a value other than approve)")
+
+
+async def test_option2_access_token_in_place_of_service_token_refused(target, client):
+    """OAUTH-CONSENT-014 MUST: Option 2: one of the server's own OAuth access tokens (for this very service)
+    pasted as the private service's token gets no code."""
+    resource = single_service_resource(target, PRIVATE)
+    found = await with_control(client, target, resource)
+    issued = await access_token(client, await grant_for(client, target, resource))
+    pasted = {"service_token": issued}
+    await assert_refused_at_consent(client, target, found, pasted, "an OAuth access token", **resource.params)
+
+
+async def test_option3_access_token_in_place_of_mcp_token_refused(target, client):
+    """OAUTH-CONSENT-015 MUST: Option 3: one of the server's own OAuth access tokens (for /api/mcp) pasted in
+    place of an MCP token gets no code."""
+    resource = first_resource(target, MULTI)
+    found = await with_control(client, target, resource)
+    issued = await access_token(client, await grant_for(client, target, resource))
+    await assert_refused_at_consent(client, target, found, {"mcp_tokens": issued}, "an OAuth access token")

@@ -8,6 +8,7 @@ from ..mcp._support import JSON_RPC_HEADERS, initialize_message
 from ..premise import not_applicable
 from ._support import (
     SINGLE,
+    any_grant,
     authorization_server,
     discover,
     endpoints,
@@ -100,3 +101,19 @@ async def test_metadata_has_no_empty_arrays(client, target):
     empty = [f"authorization-server metadata {name}" for name, value in found.metadata.items() if value == []]
     empty += [f"protected-resource metadata {name}" for name, value in found.resource.items() if value == []]
     assert not empty, f"members with zero elements: {', '.join(empty)}"
+
+
+async def test_iss_in_responses_is_announced(client, target):
+    """OAUTH-DISC-009 MUST: an authorization server whose authorization responses carry iss announces it in
+    its metadata: authorization_response_iss_parameter_supported true (a client that finds it false or absent
+    may not check iss, and the mix-up defence is lost)."""
+    grant = await any_grant(client, target)
+    if not grant.by_server:
+        not_applicable("the consent page's script built the redirect (consent = json): its iss is not the server's")
+    if "iss" not in grant.answer:
+        not_applicable("the authorization response carries no iss")
+    announced = grant.found.metadata.get("authorization_response_iss_parameter_supported")
+    assert announced is True, (
+        f"the authorization response carries iss={grant.answer['iss']!r}, the metadata says "
+        f"authorization_response_iss_parameter_supported={announced!r}"
+    )

@@ -70,3 +70,23 @@ async def test_unknown_metadata_is_ignored(client, target):
     response = await client.post(endpoint, json=registration_body([oauth_spec(target).redirect_uri], **unknown))
     assert response.status_code == 201, f"expected 201, got {excerpt(response)}"
     assert isinstance(json_object(response).get("client_id"), str), f"no client_id: {excerpt(response)}"
+
+
+async def test_http_redirect_off_loopback_is_refused(client, target):
+    """OAUTH-REG-005 MUST NOT: an http redirect URI on a host that is not a loopback address is refused
+    (invalid_redirect_uri): the code would travel in the clear."""
+    body = registration_body(["http://client.example/callback"])
+    response = await client.post(await registration_endpoint(client, target), json=body)
+    assert_oauth_error(response, "invalid_redirect_uri")
+
+
+@pytest.mark.parametrize("uris", [None, []], ids=["missing", "empty"])
+async def test_registration_without_redirect_uris_is_refused(client, target, uris):
+    """OAUTH-REG-006 MUST: a registration without redirect URIs (the member missing, or an empty list) is
+    refused, 400 invalid_redirect_uri (SpreadAPI's) or invalid_client_metadata (RFC 7591 §3.2.2 leaves the
+    choice): a client of the authorization-code grant needs one."""
+    body = registration_body([])
+    if uris is None:
+        del body["redirect_uris"]
+    response = await client.post(await registration_endpoint(client, target), json=body)
+    assert_oauth_error(response, "invalid_redirect_uri", "invalid_client_metadata")

@@ -48,6 +48,13 @@ async def test_missing_verifier_is_refused(client, target):
     assert_oauth_error(await redeem(client, code, code_verifier=None), "invalid_request", "invalid_grant")
 
 
+async def test_empty_verifier_is_refused(client, target):
+    """OAUTH-TOKEN-013 MUST: a code redeemed with code_verifier= (empty) is refused as without one: an empty
+    parameter is an omitted one, and PKCE then has nothing to verify."""
+    code = await any_grant(client, target)
+    assert_oauth_error(await redeem(client, code, code_verifier=""), "invalid_request", "invalid_grant")
+
+
 async def test_unrecognized_parameter_is_ignored(client, target):
     """OAUTH-TOKEN-012 MUST: a valid code exchange carrying a parameter the server does not recognize gets its
     token (200), the parameter ignored."""

@@ -194,4 +194,87 @@ FAULTS = (
         "the consent answers its POST with 307, so the browser reposts the pasted credentials to the client",
         ("OAUTH-CONSENT-011",),
     ),
+    Fault(
+        "oauth-loopback-port-exact",
+        "OAUTH",
+        "a loopback redirect URI must match the registered one port included, so a native client whose port "
+        "changes between runs is refused",
+        ("OAUTH-AUTHZ-008",),
+    ),
+    Fault(
+        "oauth-redirect-query-replaced",
+        "OAUTH",
+        "the authorization response replaces the query the registered redirect URI carries with its own parameters",
+        ("OAUTH-AUTHZ-009",),
+    ),
+    Fault(
+        "oauth-empty-parameters-kept",
+        "OAUTH",
+        "the authorization endpoint reads a parameter sent with an empty value as a value (an empty resource "
+        "names no MCP server and is refused) instead of as absent",
+        ("OAUTH-AUTHZ-010",),
+    ),
+    Fault(
+        "oauth-authorization-cors",
+        "OAUTH",
+        "a blanket CORS middleware answers Access-Control-Allow-Origin: * on the authorization endpoint too",
+        ("OAUTH-AUTHZ-011",),
+    ),
+    Fault(
+        "oauth-unknown-service-falls-back",
+        "OAUTH",
+        "an authorization request naming an unknown (or unpublished) service_id becomes a multi-service grant "
+        "instead of being refused",
+        ("OAUTH-AUTHZ-012",),
+    ),
+    Fault(
+        "oauth-empty-verifier-skips-pkce",
+        "OAUTH",
+        "the token endpoint reads an empty code_verifier as a client that does not do PKCE and redeems the code",
+        ("OAUTH-TOKEN-013",),
+    ),
+    Fault(
+        "oauth-http-redirect-accepted",
+        "OAUTH",
+        "registration accepts http redirect URIs on any host, not only on loopback addresses",
+        ("OAUTH-REG-005",),
+    ),
+    Fault(
+        "oauth-registration-without-redirect-uris",
+        "OAUTH",
+        "registration without redirect_uris succeeds (the redirect URI is only checked at the authorization endpoint)",
+        ("OAUTH-REG-006",),
+    ),
+    Fault(
+        "oauth-iss-not-announced",
+        "OAUTH",
+        "every authorization response carries iss, but the metadata leaves out "
+        "authorization_response_iss_parameter_supported",
+        ("OAUTH-DISC-009",),
+    ),
+    Fault(
+        "consent-cross-site-accepted",
+        "CONSENT",
+        "the consent form's POST is accepted from any site (no anti-CSRF value, no Origin or Sec-Fetch-Site check)",
+        ("OAUTH-CONSENT-012",),
+    ),
+    Fault(
+        "consent-cancel-ignored",
+        "CONSENT",
+        "the consent's cancel button posts to the same handler as approve, which issues a code",
+        ("OAUTH-CONSENT-013",),
+    ),
+    Fault(
+        "consent-access-token-accepted",
+        "CONSENT",
+        "the consent asks every store whether it issued the pasted token, so one of this server's own OAuth "
+        "access tokens passes for a service token or an MCP token",
+        ("OAUTH-CONSENT-014", "OAUTH-CONSENT-015"),
+    ),
+    Fault(
+        "mcp-challenge-error-repeated",
+        "MCP-AUTH",
+        "the 401 challenge carries the error attribute twice (a middleware adds its own)",
+        ("MCP-AUTH-038",),
+    ),
 )
