@@ -150,9 +150,12 @@ def _challenge(
     return JSONResponse(body, status, headers=headers)
 
 
-def _metadata_url(base: str, endpoint: str) -> str:
-    """RFC 9728 §3.1: the path-inserted well-known URL of the endpoint's protected-resource metadata."""
-    return f"{base}/.well-known/oauth-protected-resource{urlsplit(endpoint).path}"
+def _metadata_url(base: str, endpoint: str, *, typo: bool = False) -> str:
+    """RFC 9728 §3.1: the path-inserted well-known URL of the endpoint's protected-resource metadata.
+
+    ``typo``: the fault ``mcp-challenge-metadata-url-wrong`` (reference.faults)."""
+    name = "oauth-protected-resources" if typo else "oauth-protected-resource"
+    return f"{base}/.well-known/{name}{urlsplit(endpoint).path}"
 
 
 _MISSING = "Send a credential as 'Authorization: Bearer <token>' (tokens in the query string are not accepted)."
@@ -179,7 +182,7 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
     scope = service_scope(service.id)
 
     def deny(status: int, error: str | None, description: str) -> Response:
-        metadata = None if active(request, "mcp-challenge-without-metadata") else _metadata_url(base, endpoint)
+        metadata = _metadata_url(base, endpoint, typo=active(request, "mcp-challenge-metadata-url-wrong"))
         if status == 401 and error == "invalid_token" and active(request, "mcp-unknown-token-403"):
             status = 403
         faults = request.app.state.config.faults
@@ -270,7 +273,7 @@ async def _authenticate_oauth(request: Request) -> McpAccess | Response:
     endpoint = mcp_resource(base)
 
     def deny(error: str | None, description: str) -> Response:
-        metadata = None if active(request, "mcp-challenge-without-metadata") else _metadata_url(base, endpoint)
+        metadata = _metadata_url(base, endpoint, typo=active(request, "mcp-challenge-metadata-url-wrong"))
         faults = request.app.state.config.faults
         return _challenge(401, error, description, resource_metadata=metadata, scope=DEFAULT_SCOPE, faults=faults)
 

@@ -19,6 +19,7 @@ from ._support import (
     challenge,
     endpoint_credential,
     initialize_message,
+    prm_url,
     rest_execute,
     rest_result,
     said,
@@ -67,18 +68,24 @@ async def initialize(client: httpx.AsyncClient, path: str, **headers: str) -> ht
 
 
 async def check_challenge(client: httpx.AsyncClient, target: Target, response: httpx.Response, path: str) -> None:
-    """A 401 whose Bearer challenge names, as resource_metadata, an RFC 9728 document whose resource is
-    exactly this endpoint's URL (wherever the server keeps that document)."""
+    """A 401 with a Bearer challenge that leads to an RFC 9728 document whose resource is exactly this
+    endpoint's URL: through its resource_metadata, or (MCP 2025-11-25 on: either way is allowed) through the
+    well-known URL, unless the target claims MCP 2025-06-18, where the challenge must name it."""
     assert response.status_code == 401, said(response)
     scheme, params = challenge(response)
     assert scheme.lower() == "bearer", f"the challenge is not Bearer: {response.headers.get('www-authenticate')!r}"
+    endpoint = target.base_url.rstrip("/") + path
     location = params.get("resource_metadata")
-    assert location, f"the challenge names no resource_metadata: {response.headers.get('www-authenticate')!r}"
-    url = urljoin(target.base_url.rstrip("/") + path, location)
+    if location is None:
+        assert "2025-06-18" not in target.spec.mcp_revisions, (
+            "the challenge names no resource_metadata, which MCP 2025-06-18 (claimed by the target) requires: "
+            f"{response.headers.get('www-authenticate')!r}"
+        )
+        location = prm_url(target.base_url, path)
+    url = urljoin(endpoint, location)
     document = await client.get(url)
     assert document.status_code == 200, f"GET {url}: {said(document)}"
     body = json_object(document)
-    endpoint = target.base_url.rstrip("/") + path
     assert body.get("resource") == endpoint, f"its resource is {body.get('resource')!r}, the endpoint is {endpoint!r}"
 
 
@@ -93,8 +100,9 @@ async def test_private_service_with_its_token(mcp_target, client):
 
 
 async def test_private_endpoint_challenges_with_its_metadata(mcp_target, client):
-    """MCP-AUTH-030 MUST: a protected single-service endpoint without a credential is 401 with WWW-Authenticate:
-    Bearer resource_metadata="…" naming its RFC 9728 document, whose resource is the endpoint's URL."""
+    """MCP-AUTH-030 MUST: a protected single-service endpoint without a credential is 401 with a Bearer challenge
+    leading to its RFC 9728 document, whose resource is the endpoint's URL: resource_metadata="…" (required at
+    MCP 2025-06-18), or from 2025-11-25 on the well-known URL."""
     path = await protected_path(client, mcp_target)
     await check_challenge(client, mcp_target, await initialize(client, path), path)
 

@@ -26,10 +26,10 @@ FAULTS = (
         ("MCP-HTTP-016",),
     ),
     Fault(
-        "mcp-challenge-without-metadata",
+        "mcp-challenge-metadata-url-wrong",
         "MCP-AUTH",
-        "the 401 of a protected MCP endpoint carries no resource_metadata, so no client can discover its "
-        "authorization server",
+        "the 401 of a protected MCP endpoint names as resource_metadata a URL where no document is (a typo in "
+        "the well-known path), so a client that follows it cannot discover the authorization server",
         ("MCP-AUTH-030", "MCP-AUTH-031"),
     ),
     Fault(
