@@ -184,6 +184,28 @@ def stop_serve(process: subprocess.Popen) -> None:
     process.wait(10)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far, from /proc (0 elsewhere)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def cpu_now(serve_pid: int) -> dict[str, float]:
+    """CPU seconds so far of this load generator and of serve with its workers."""
+    return {"load_generator": time.process_time(), "serve": cpu_seconds([serve_pid, *children(serve_pid)])}
+
+
+def cpu_used(before: dict[str, float], serve_pid: int, seconds: float) -> dict[str, float]:
+    """CPU seconds each side used since ``before``, and the cores that makes on average."""
+    after = cpu_now(serve_pid)
+    used = {name: round(after[name] - before[name], 1) for name in before}
+    return {**{f"{k}_s": v for k, v in used.items()}, **{f"{k}_cores": round(v / seconds, 2) for k, v in used.items()}}
+
+
 def children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (from /proc; none elsewhere)."""
     found = []
@@ -267,7 +289,7 @@ class Tally:
     samples: dict[str, list[str]] = field(default_factory=dict)
     unavailable: int = 0  # clear 503s within the outage window
     last_unavailable: float | None = None
-    codes: Counter = field(default_factory=Counter)  # issued, redeemed_once, double_redeemed, unverified
+    codes: Counter = field(default_factory=Counter)  # issued, redeemed_once, double_redeemed
     sessions_lost: int = 0  # MCP sessions another worker did not know (404): re-initialised, as MCP says
     started: float = field(default_factory=time.perf_counter)
     timeline: Counter = field(default_factory=Counter)  # (second of the phase, "ok" | "503" | "other") -> answers
@@ -328,7 +350,7 @@ class Tally:
             "failures": dict(self.failures),
             "failure_samples": self.samples,
             "unavailable_503": self.unavailable,
-            "codes": {k: self.codes[k] for k in ("issued", "redeemed_once", "double_redeemed", "unverified")},
+            "codes": {k: self.codes[k] for k in ("issued", "redeemed_once", "double_redeemed")},
             "mcp_sessions_lost": self.sessions_lost,
             "timeline": self._timeline(),
         }
@@ -368,6 +390,8 @@ class Shared:
     cases: list[Case]
     tally: Tally
     oauth_tokens: list[tuple[float, str]] = field(default_factory=list)  # (issued at, access token)
+    # Codes whose fate a failed exchange left open (the outage): (token request, exchanges that succeeded)
+    unsettled_codes: list[tuple[dict[str, Any], int]] = field(default_factory=list)
 
 
 class Client:
@@ -484,6 +508,7 @@ class Client:
         }
         first = await self.call("oauth token", "POST", "/api/oauth/token", (200,), data=exchange)
         if first is None:
+            self.shared.unsettled_codes.append((exchange, 0))
             return False
         token = first.json()["access_token"]
         self.tally.secrets.add(token)
@@ -526,8 +551,8 @@ class Client:
 
     async def _redeem_again(self, exchange: dict[str, Any]) -> bool:
         again = await self.call("oauth token again", "POST", "/api/oauth/token", (400, 200), data=exchange)
-        if again is None:  # Redis went down in between (a 503, tallied): whether the code is spent is unknown here
-            self.tally.codes["unverified"] += 1
+        if again is None:  # Redis went down in between (a 503, tallied): settled once it is back
+            self.shared.unsettled_codes.append((exchange, 1))
             return False
         if again.status_code == 200:
             self.tally.codes["double_redeemed"] += 1
@@ -609,11 +634,13 @@ async def outage_phase(
         elapsed, times = await asyncio.gather(run_clients(clients, seconds), stop_and_restart())
     finally:
         await prober.aclose()
+    summary = tally.summary(elapsed)  # before the token check, whose requests are no part of the load
     before = [token for issued, token in shared.oauth_tokens if issued < tally.outage.stopping]
-    kept = await tokens_kept(shared, before)
+    kept, check_failures = await tokens_kept(shared, before)
+    settled = await settle_codes(shared)
     restarted = tally.outage.restarted
     return {
-        **tally.summary(elapsed),
+        **summary,
         "redis_down_s": round(restarted - times["stopped"], 2),
         # The probe's first 200 after the restart: when it was sent, and when its answer came (behind the
         # clients' queue of requests, on a saturated server).
@@ -622,6 +649,8 @@ async def outage_phase(
         "last_503_after_restart_s": _since(restarted, tally.last_unavailable),
         "tokens_before_outage": len(before),
         "tokens_kept": kept,
+        "token_check_failures": check_failures,
+        "codes_settled_after_outage": settled,
     }
 
 
@@ -648,9 +677,32 @@ async def first_store_success(prober: Client, deadline: float) -> tuple[float | 
     return None, None
 
 
-async def tokens_kept(shared: Shared, tokens: list[str]) -> int:
-    """How many of ``tokens`` still open ``/api/mcp`` (initialize, initialized, DELETE), a few at a time."""
+async def settle_codes(shared: Shared) -> dict[str, Any]:
+    """Redis back: every code whose exchange a 503 interrupted is exchanged twice more. Across all its
+    exchanges a code may have succeeded once (or never: spent by a request that then failed, or never
+    taken), never twice."""
+    settler = Client(shared, -300, 0)
+    settler.tally = tally = Tally(secrets=shared.tally.secrets)
+    outcome: Counter = Counter()
+    try:
+        for exchange, succeeded in shared.unsettled_codes:
+            for _ in range(2):
+                answer = await settler.call("oauth token settle", "POST", "/api/oauth/token", (200, 400), data=exchange)
+                succeeded += answer is not None and answer.status_code == 200
+            outcome["redeemed twice" if succeeded > 1 else "redeemed once" if succeeded else "never redeemed"] += 1
+    finally:
+        await settler.aclose()
+    shared.unsettled_codes.clear()
+    return {"codes": dict(outcome), "failures": tally.samples}
+
+
+async def tokens_kept(shared: Shared, tokens: list[str]) -> tuple[int, dict[str, list[str]]]:
+    """How many of ``tokens`` still open ``/api/mcp`` (initialize, initialized, DELETE), a few at a time,
+    and samples of what went wrong with the others (tallied apart from the load)."""
+    tally = Tally(secrets=shared.tally.secrets)
     checkers = [Client(shared, -200 - i, 0) for i in range(TOKEN_CHECKERS)]
+    for checker in checkers:
+        checker.tally = tally
     waiting = list(tokens)
 
     async def check(checker: Client) -> int:
@@ -665,7 +717,8 @@ async def tokens_kept(shared: Shared, tokens: list[str]) -> int:
         return kept
 
     try:
-        return sum(await asyncio.gather(*(check(c) for c in checkers)))
+        kept = sum(await asyncio.gather(*(check(c) for c in checkers)))
+        return kept, tally.samples
     finally:
         await asyncio.gather(*(c.aclose() for c in checkers))
 
@@ -731,6 +784,14 @@ def assertions(report: dict[str, Any]) -> list[dict[str, Any]]:
                 phase["tokens_before_outage"] > 0,
                 phase["tokens_before_outage"],
             )
+            settled = phase["codes_settled_after_outage"]
+            check(
+                "no code interrupted by the outage redeemed twice, once Redis was back",
+                settled["codes"].get("redeemed twice", 0) == 0,
+                settled["codes"],
+            )
+            after = {**phase["token_check_failures"], **settled["failures"]}
+            check("the checks after the outage met no failure", not after, after)
     return found
 
 
@@ -752,6 +813,12 @@ def print_report(report: dict[str, Any]) -> None:
             f"  codes: {phase['codes']}; 503s in the outage: {phase['unavailable_503']}; "
             f"failures: {phase['failures'] or 'none'}"
         )
+        if "cpu" in phase:
+            cpu = phase["cpu"]
+            print(
+                f"  CPU: serve and its workers {cpu['serve_cores']} cores, this load generator "
+                f"{cpu['load_generator_cores']} cores (of {os.cpu_count()})"
+            )
         if name == "outage":
             print(
                 f"  Redis down {phase['redis_down_s']} s; after the restart the first store request that succeeded "
@@ -759,6 +826,10 @@ def print_report(report: dict[str, Any]) -> None:
                 f"{phase['recovered_after_restart_s']} s; last 503 at {phase['last_503_after_restart_s']} s; "
                 "OAuth tokens kept "
                 f"{phase['tokens_kept']} of {phase['tokens_before_outage']}"
+            )
+            print(
+                "  codes whose exchange the outage interrupted, exchanged again once Redis was back: "
+                f"{phase['codes_settled_after_outage']['codes']}"
             )
     print()
     for row in report["assertions"]:
@@ -790,14 +861,18 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             phases: dict[str, Any] = {}
             try:
                 if args.seconds > 0:
+                    cpu = cpu_now(served.process.pid)
                     phases["load"] = await load_phase(shared, clients, args.seconds)
+                    phases["load"]["cpu"] = cpu_used(cpu, served.process.pid, phases["load"]["seconds"])
                 if args.outage:
                     shared.tally = tally = Tally(secrets=tally.secrets)
                     for client in clients:
                         client.tally = tally
+                    cpu = cpu_now(served.process.pid)
                     phases["outage"] = await outage_phase(
                         shared, clients, redis_server, args.outage_seconds, args.outage_down
                     )
+                    phases["outage"]["cpu"] = cpu_used(cpu, served.process.pid, phases["outage"]["seconds"])
             finally:
                 await asyncio.gather(*(c.aclose() for c in clients))
             serve_pid_alive = served.process.poll() is None
