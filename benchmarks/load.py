@@ -112,7 +112,8 @@ class RedisServer:
 
     def _answers(self) -> bool:
         try:
-            return bool(redis.Redis(port=self.port, socket_timeout=1).ping())
+            with redis.Redis(port=self.port, socket_timeout=1) as client:
+                return bool(client.ping())
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
             return False
 
@@ -463,8 +464,11 @@ class Client:
         """initialize, initialized, (tools/call with ``case``), DELETE: True when all went as MCP says."""
         headers = {**JSON_RPC_HEADERS, "Authorization": f"Bearer {token}"}
         opened = await self.call("mcp initialize", "POST", path, (200,), json=initialize_message(), headers=headers)
-        session = opened.headers.get("mcp-session-id") if opened is not None else None
+        if opened is None:
+            return False
+        session = opened.headers.get("mcp-session-id")
         if session is None:
+            self.tally.fail("unexpected status", f"mcp initialize: 200 without an Mcp-Session-Id: {opened.text}")
             return False
         headers = {**headers, "mcp-session-id": session, "mcp-protocol-version": LATEST}
         ok = await self._in_session(path, headers, case)
@@ -760,6 +764,8 @@ def assertions(report: dict[str, Any]) -> list[dict[str, Any]]:
             {k: v["operations_ok"] for k, v in phase["operations"].items()},
         )
         if name == "load":
+            failed = {k: v["operations_failed"] for k, v in phase["operations"].items()}
+            check("no operation failed", not any(failed.values()), failed)
             check("every code redeemed exactly once", codes["redeemed_once"] == codes["issued"], codes)
         if name == "outage":
             unclear = failures.get("503 without a clear JSON error", 0)
@@ -848,37 +854,42 @@ def _ms(value: float | None) -> str:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    services = load_services()
-    cases = sample_cases(services, args.seed)
+    cases = sample_cases(load_services(), args.seed)
     redis_server = RedisServer(workdir)
     redis_server.start()
     try:
         with serve(redis_server.url, args.workers, workdir) as served:
-            tally = Tally(secrets=set(served.target.secrets()))
-            shared = Shared(served.base_url, served.target, cases, tally)
-            await warm_up(shared, args.seed)
-            clients = [Client(shared, i, args.seed) for i in range(args.clients)]
-            phases: dict[str, Any] = {}
-            try:
-                if args.seconds > 0:
-                    cpu = cpu_now(served.process.pid)
-                    phases["load"] = await load_phase(shared, clients, args.seconds)
-                    phases["load"]["cpu"] = cpu_used(cpu, served.process.pid, phases["load"]["seconds"])
-                if args.outage:
-                    shared.tally = tally = Tally(secrets=tally.secrets)
-                    for client in clients:
-                        client.tally = tally
-                    cpu = cpu_now(served.process.pid)
-                    phases["outage"] = await outage_phase(
-                        shared, clients, redis_server, args.outage_seconds, args.outage_down
-                    )
-                    phases["outage"]["cpu"] = cpu_used(cpu, served.process.pid, phases["outage"]["seconds"])
-            finally:
-                await asyncio.gather(*(c.aclose() for c in clients))
+            phases = await run_phases(args, served, redis_server, cases)
             serve_pid_alive = served.process.poll() is None
     finally:
         redis_server.kill()
     return {"phases": phases, "serve_survived": serve_pid_alive}
+
+
+async def run_phases(
+    args: argparse.Namespace, served: Serve, redis_server: RedisServer, cases: list[Case]
+) -> dict[str, Any]:
+    """The load phase, then the outage phase, with the same clients; each phase tallied apart."""
+    shared = Shared(served.base_url, served.target, cases, Tally(secrets=set(served.target.secrets())))
+    await warm_up(shared, args.seed)
+    clients = [Client(shared, i, args.seed) for i in range(args.clients)]
+    pid = served.process.pid
+    phases: dict[str, Any] = {}
+    try:
+        if args.seconds > 0:
+            cpu = cpu_now(pid)
+            phases["load"] = await load_phase(shared, clients, args.seconds)
+            phases["load"]["cpu"] = cpu_used(cpu, pid, phases["load"]["seconds"])
+        if args.outage:
+            shared.tally = Tally(secrets=shared.tally.secrets)
+            for client in clients:
+                client.tally = shared.tally
+            cpu = cpu_now(pid)
+            phases["outage"] = await outage_phase(shared, clients, redis_server, args.outage_seconds, args.outage_down)
+            phases["outage"]["cpu"] = cpu_used(cpu, pid, phases["outage"]["seconds"])
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    return phases
 
 
 def main(argv: list[str] | None = None) -> int:
