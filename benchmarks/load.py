@@ -837,6 +837,8 @@ def print_report(report: dict[str, Any]) -> None:
                 "  codes whose exchange the outage interrupted, exchanged again once Redis was back: "
                 f"{phase['codes_settled_after_outage']['codes']}"
             )
+    if "serve_log_tail" in report:
+        print("\nserve's log, last lines:\n  " + "\n  ".join(report["serve_log_tail"]))
     print()
     for row in report["assertions"]:
         print(f"  {'ok  ' if row['ok'] else 'FAIL'} [{row['phase']}] {row['assertion']}: {row['figure']}")
@@ -863,7 +865,14 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             serve_pid_alive = served.process.poll() is None
     finally:
         redis_server.kill()
-    return {"phases": phases, "serve_survived": serve_pid_alive}
+    return {"phases": phases, "serve_survived": serve_pid_alive, "serve_log": log_tail(workdir / "serve.log")}
+
+
+def log_tail(path: Path, lines: int = 30) -> list[str]:
+    """The last lines of serve's log (its warnings say why a request got a 503), masked."""
+    with contextlib.suppress(OSError):
+        return [mask(line) for line in path.read_text(errors="replace").splitlines()[-lines:]]
+    return []
 
 
 async def run_phases(
@@ -937,6 +946,8 @@ def main(argv: list[str] | None = None) -> int:
     report["assertions"].append(
         {"phase": "all", "assertion": "serve still running", "ok": result["serve_survived"], "figure": None}
     )
+    if not all(row["ok"] for row in report["assertions"]):
+        report["serve_log_tail"] = result["serve_log"]  # the server's side of what failed
     print_report(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

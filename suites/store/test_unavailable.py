@@ -9,7 +9,9 @@ by ``suites/serve/test_load_outage.py``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -24,6 +26,8 @@ from spreadapi_conformance.reference.credentials import (
 )
 from spreadapi_conformance.reference.store import RedisStore, StoreUnavailable
 from spreadapi_conformance.threaded import free_port
+
+from .conftest import REDIS_URL
 
 JSON_RPC = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 INITIALIZE = {
@@ -110,3 +114,17 @@ async def test_mcp_endpoints_answer_503_before_any_json_rpc(client, path, prefix
     headers = {**JSON_RPC, "Authorization": f"Bearer {new_token(prefix)}"}
     response = await client.post(path, json=INITIALIZE, headers=headers)
     assert_unavailable(response, "Service unavailable", "message")
+
+
+@pytest.mark.redis
+async def test_more_concurrent_commands_than_pooled_connections_wait_for_one():
+    """redis-py's default pool refuses its 101st connection at once ("Too many connections"): under 200
+    concurrent clients (benchmarks/load.py) that was a 503 with Redis up. The store's pool is bounded too,
+    but a command beyond it waits for a free connection."""
+    store = RedisStore(REDIS_URL, prefix=f"test:{uuid4().hex}:")
+    try:
+        assert await store.ping(), f"no Redis at {REDIS_URL}"
+        answers = await asyncio.gather(*(store.get(f"k{i}") for i in range(300)))
+        assert answers == [None] * 300
+    finally:
+        await store.aclose()

@@ -329,16 +329,29 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
+POOL_CONNECTIONS = 100  # Redis connections per process at most
+POOL_WAIT_S = 20.0  # how long a command waits for a free one before the store counts as unavailable
+
+
 class RedisStore:
     """Redis backend; `prefix` is prepended to every key (empty by default, so keys match SpreadAPI's)."""
 
     def __init__(self, url: str, prefix: str = "") -> None:
         self.prefix = prefix
-        # Bounded waits: a Redis that hangs (rather than refusing connections) costs a request seconds and
-        # a 503, never a request held open for good.
-        self.client: aioredis.Redis = aioredis.from_url(
-            url, decode_responses=True, socket_connect_timeout=5, socket_timeout=10
+        # redis-py's default pool refuses its 101st connection at once ("Too many connections"), which 200
+        # concurrent clients on two workers reached with Redis up: a blocking pool makes a command beyond
+        # it wait for a free connection instead. Every wait is bounded, so a Redis that hangs (rather than
+        # refusing connections) costs a request seconds and a 503, never a request held open for good;
+        # the bounds are generous because an event loop busy with evaluations resumes a waiter late.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=POOL_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            socket_connect_timeout=10,
+            socket_timeout=20,
         )
+        self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
