@@ -74,7 +74,8 @@ def notebooks(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: engine latency, REST throughput vs the engine alone, cold start. Figures, not tests."""
+    """Benchmarks: engine latency, REST throughput vs the engine alone, cold start, certify, load and outage.
+    Figures, not tests (the load run fails on a correctness assertion, never on time)."""
     _install(session)
     session.run("python", "benchmarks/run.py", *session.posargs)
 

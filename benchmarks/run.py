@@ -7,20 +7,25 @@ meanwhile), each REST window compared with the engine windows on either side of 
 runs on a noisy machine weighs on both sides of the ratio alike. Prints a table and writes
 ``reports/bench.json``.
 
-    python benchmarks/run.py            # full run (~4 min: ~1 min of engine and REST, then the certify runs)
+    python benchmarks/run.py            # full run (~5 min: engine and REST, the certify runs, a short load run)
     python benchmarks/run.py --quick    # smoke run of engine and REST (~15 s), the same figures from fewer samples
     python benchmarks/run.py --only certify             # only the two certify wall times
     python benchmarks/run.py --only certify-delayed     # one of them; also: engine, rest, certify-in-process
+    python benchmarks/run.py --only load   # load and outage (load.py): 200 clients, 60 s, then a 30 s outage phase
     python benchmarks/run.py --json /tmp/bench.json
 
 ``certify`` runs as a user runs it, a subprocess with the default hypothesis profile (``CI`` and
 ``HYPOTHESIS_PROFILE`` removed from its environment). Behind the delay, ``serve --base-url`` points at a
 delaying TCP proxy on loopback (``delay_proxy.py``: 25 ms each way) and ``certify --target`` at the proxy.
-Both report the slowest checks (from certify's junit.xml) and the time per suite. With ``--only``, the
-figures measured are merged into an existing JSON file, the others kept.
+Both report the slowest checks (from certify's junit.xml) and the time per suite. ``load`` runs
+``load.py`` (``serve --workers 2`` on its own Redis under 200 concurrent clients, then Redis stopped and
+restarted mid-run; its figures also go to ``reports/load.json``): 60 s of load with ``--only load``, 20 s
+(and a 15 s outage phase) in the full run, to keep that within minutes. With ``--only``, the figures
+measured are merged into an existing JSON file, the others kept.
 
 Exit status: 0 when every figure was measured (a missed target is reported, not an error), 1 when
-something broke (the server did not start, a request failed, an engine raised).
+something broke (the server did not start, a request failed, an engine raised, a load run's correctness
+assertion failed).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from spreadapi_conformance.threaded import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADGEN = Path(__file__).resolve().with_name("loadgen.py")
+LOAD = Path(__file__).resolve().with_name("load.py")
 REST_SERVICE = "loan-calculator"
 REST_ENGINE = "formulas"
 RATIO_TARGET = 0.75
@@ -65,7 +71,9 @@ CERTIFY_DELAYED_TARGET_S = 90.0
 DELAY_EACH_WAY_S = 0.025  # a 50 ms round trip
 CERTIFY_TIMEOUT_S = 900
 SLOWEST = 15
-PARTS = ("engine", "rest", "certify-in-process", "certify-delayed")
+PARTS = ("engine", "rest", "certify-in-process", "certify-delayed", "load")
+LOAD_SECONDS = {"alone": (60.0, 30.0), "with the others": (20.0, 15.0)}  # (load phase, outage phase) in s
+LOAD_TIMEOUT_S = 900
 
 
 @dataclass(frozen=True)
@@ -546,6 +554,21 @@ def bench_certify_delayed(
     }
 
 
+def bench_load(workdir: Path, alone: bool) -> dict[str, Any]:
+    """``load.py`` in its own process (its output shown as it runs): its report, and whether its
+    correctness assertions held."""
+    seconds, outage = LOAD_SECONDS["alone" if alone else "with the others"]
+    report_file = workdir / "load.json"
+    command = [sys.executable, str(LOAD), "--seconds", str(seconds), "--outage-seconds", str(outage)]
+    command += ["--json", str(report_file)]
+    run = subprocess.run(command, timeout=LOAD_TIMEOUT_S, cwd=ROOT, check=False)
+    if run.returncode not in (0, 1) or not report_file.exists():
+        raise RuntimeError(f"load.py exited {run.returncode}")
+    (ROOT / "reports").mkdir(exist_ok=True)
+    shutil.copyfile(report_file, ROOT / "reports" / "load.json")
+    return {**json.loads(report_file.read_text(encoding="utf-8")), "pass": run.returncode == 0}
+
+
 def _versions() -> dict[str, str]:
     versions = {}
     for name in ("formulas", "formualizer", "uvicorn", "starlette", "h11", "httptools", "uvloop", "httpx"):
@@ -575,9 +598,21 @@ def print_report(report: dict[str, Any]) -> None:
     ):
         if key in report.get("certify", {}):
             _print_certify(title, report["certify"][key])
+    if "load" in report:
+        _print_load(report["load"])
     print(
         f"\nload average (1, 5, 15 min): start {report['meta']['loadavg_start']}, end {report['meta']['loadavg_end']}"
     )
+
+
+def _print_load(load: dict[str, Any]) -> None:
+    meta = load["meta"]
+    print(f"\nLoad and outage (load.py: serve --workers {meta['workers']}, Redis, {meta['clients']} clients)")
+    for name, phase in load["phases"].items():
+        kinds = ", ".join(f"{k} {v['per_s']:g}/s (p95 {v['p95_ms']} ms)" for k, v in phase["operations"].items())
+        print(f"  {name}: {phase['seconds']:g} s, {phase['requests_per_s']:g} requests/s; operations: {kinds}")
+    failed = [row["assertion"] for row in load["assertions"] if not row["ok"]]
+    print(f"  correctness: {'every assertion held' if not failed else 'FAILED: ' + '; '.join(failed)}")
 
 
 def _print_certify(title: str, row: dict[str, Any]) -> None:
@@ -648,7 +683,7 @@ def _print_rest(report: dict[str, Any]) -> None:
 
 
 def _parts(only: list[str] | None) -> set[str]:
-    """``--only`` names: engine, rest, certify (both certify runs), certify-in-process, certify-delayed."""
+    """``--only`` names: engine, rest, certify (both certify runs), certify-in-process, certify-delayed, load."""
     if not only:
         return set(PARTS)
     chosen: set[str] = set()
@@ -740,6 +775,9 @@ def main(argv: list[str] | None = None) -> int:
                 workers = [] if args.certify_workers is None else ["--workers", str(args.certify_workers)]
                 delayed = bench_certify_delayed(workdir, extra=certify_args + workers)
                 report.setdefault("certify", {})["delayed"] = delayed
+            if "load" in parts:
+                print("load and outage …", file=sys.stderr, flush=True)
+                report["load"] = bench_load(workdir, alone=parts == {"load"})
     except Exception:
         traceback.print_exc()
         print("benchmark failed; nothing written", file=sys.stderr)
@@ -759,6 +797,10 @@ def main(argv: list[str] | None = None) -> int:
                 written["certify"] = certify
     args.json.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {args.json}")
+    if "load" in report and not report["load"]["pass"]:
+        failed = [row["assertion"] for row in report["load"]["assertions"] if not row["ok"]]
+        print(f"error: the load run's assertions failed: {failed}", file=sys.stderr)
+        return 1
     if "rest" in report and report["rest"]["failed"]:
         print(f"error: {report['rest']['failed']} REST requests failed: {report['rest']['statuses']}", file=sys.stderr)
         return 1

@@ -117,6 +117,15 @@ def serve(
             "Default: no admin surface.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Serve from this many worker processes (more than one needs --redis-url, where they share "
+            "every credential).",
+        ),
+    ] = 1,
     fault: Annotated[
         list[str],
         typer.Option(
@@ -137,6 +146,8 @@ def serve(
 
     if engine not in ENGINES:
         raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+    if workers > 1 and not redis_url:
+        raise typer.BadParameter("more than one worker needs --redis-url (a memory store is per process)")
     advertised = (base_url or f"http://{host}:{port}").rstrip("/")
     pinned = _parse_tokens(service_token)
     if unknown := sorted(set(pinned) - set(load_services())):
@@ -182,7 +193,24 @@ def serve(
     if redis_url and not asyncio.run(_reachable(redis_url)):
         typer.echo(f"error: cannot reach Redis at {_without_password(redis_url)}", err=True)
         raise typer.Exit(2)
-    uvicorn.run(reference.app, host=host, port=port, log_level=os.environ.get("SPREADAPI_LOG_LEVEL", "warning"))
+    log_level = os.environ.get("SPREADAPI_LOG_LEVEL", "warning")
+    if workers == 1:
+        uvicorn.run(reference.app, host=host, port=port, log_level=log_level)
+        return
+    from .reference.workers import CONFIG_ENV, encode_config
+
+    asyncio.run(_seed_once(reference))
+    os.environ[CONFIG_ENV] = encode_config(config)
+    factory = "spreadapi_conformance.reference.workers:worker_app"
+    uvicorn.run(factory, factory=True, workers=workers, host=host, port=port, log_level=log_level)
+
+
+async def _seed_once(reference) -> None:
+    """Seed the credentials into Redis (and write the target file) before the workers start."""
+    try:
+        await reference.seed()
+    finally:
+        await reference.aclose()
 
 
 @app.command()

@@ -98,6 +98,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
         (("serve", "--admin-token", "hunter2"), "the admin token must be at least 16 characters"),
         (("serve", "--redirect-allowlist", "http://app.example/cb"), "--redirect-allowlist: must be https"),
         (("serve", "--redirect-allowlist", "https://hunter2@app.example/*"), "--redirect-allowlist: must be https"),
+        (("serve", "--workers", "2"), "more than one worker needs --redis-url"),
     ],
 )
 def test_bad_configuration_is_one_clear_error(args, message):

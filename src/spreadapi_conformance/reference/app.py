@@ -23,7 +23,7 @@ from .credentials import ServiceTokens
 from .faults import active, check_names
 from .mcp_tokens import McpTokens
 from .oauth_grants import OAuthClients, OAuthCodes, OAuthTokens
-from .store import TokenStore, open_store
+from .store import StoreUnavailable, TokenStore, open_store
 
 log = logging.getLogger("spreadapi_conformance.reference")
 
@@ -72,6 +72,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "HTTP error", "message": str(exc.detail)}, exc.status_code, headers=exc.headers)
 
 
+_UNAVAILABLE_HEADERS = {"Retry-After": "1", "Cache-Control": "no-store"}
+_UNAVAILABLE = "The token store is not reachable right now; try again in a moment."
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Redis did not answer: 503 with a message the client can act on (retry), in the error shape of the
+    endpoint family, never a traceback. The MCP endpoints authenticate every HTTP request before any
+    JSON-RPC is read, so theirs is this same HTTP 503 (a client's transport reports it, as it would a
+    proxy's), not a JSON-RPC error."""
+    log.warning("token store unavailable on %s %s: %s", request.method, request.url.path, exc.__cause__ or exc)
+    if request.url.path.startswith(("/oauth/", "/api/oauth/")):
+        body = {"error": "temporarily_unavailable", "error_description": _UNAVAILABLE}  # RFC 6749 §4.1.2.1
+        return JSONResponse(body, 503, headers=_UNAVAILABLE_HEADERS)
+    body = {"error": "Service unavailable", "message": _UNAVAILABLE}
+    return JSONResponse(body, 503, headers={**rest.CORS, **_UNAVAILABLE_HEADERS})
+
+
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the server log, never to the client.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -102,7 +119,7 @@ def build_app(
 
     app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={HTTPException: _http_error, StoreUnavailable: _store_unavailable, Exception: _server_error},
         lifespan=lifespan,
     )
     app.state.config = config
@@ -131,8 +148,11 @@ class Reference:
         services: Mapping[str, ServiceDef] | None = None,
         on_seeded=(),
         store: TokenStore | None = None,
+        seed: bool = True,
     ):
-        """``store`` replaces the one ``config.store_url`` names (tests pass a MemoryStore on a ManualClock)."""
+        """``store`` replaces the one ``config.store_url`` names (tests pass a MemoryStore on a ManualClock).
+        ``seed`` False: the store holds the deployment's credentials already (``serve --workers`` seeds them
+        once, in the parent process, so that every worker serves the same ones)."""
         self.config = config or ReferenceConfig()
         check_names(self.config.faults)  # an unknown fault is a ValueError here, before anything starts
         self.services = dict(services if services is not None else load_services())
@@ -141,7 +161,7 @@ class Reference:
         self.mcp_tokens: dict[str, str] = {}  # name -> plain MCP token ("all", "loan-calculator")
         self._seeded = False
         self._on_seeded = list(on_seeded)
-        self.app = build_app(self.config, self.store, self.services, on_startup=[self.seed])
+        self.app = build_app(self.config, self.store, self.services, on_startup=[self.seed] if seed else [])
 
     @property
     def mcp_registry(self) -> McpTokens:

@@ -26,6 +26,7 @@ __all__ = [
     "ManualClock",
     "MemoryStore",
     "RedisStore",
+    "StoreUnavailable",
     "TokenStore",
     "WrongTypeError",
     "open_store",
@@ -34,6 +35,14 @@ __all__ = [
 
 class WrongTypeError(TypeError):
     """A command was used on a key holding another kind of value (Redis' WRONGTYPE)."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The store did not answer (Redis stopped, unreachable, or still loading its data after a restart).
+
+    Nothing is known about the request's outcome beyond that, so callers answer 503 and the client
+    retries; the next command opens a fresh connection, so service resumes once Redis is back.
+    """
 
 
 def _wrong_type() -> WrongTypeError:
@@ -296,12 +305,15 @@ T = TypeVar("T")
 
 
 def _redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    """Turn Redis' type and integer errors into the exceptions MemoryStore raises."""
+    """Turn Redis' type and integer errors into the exceptions MemoryStore raises, and a Redis that does
+    not answer into StoreUnavailable (redis-py's own message names the host and port: not for clients)."""
 
     @functools.wraps(method)
     async def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return await method(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable("the token store did not answer") from exc
         except ResponseError as exc:
             message = str(exc)
             if "WRONGTYPE" in message:
@@ -317,12 +329,29 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
+POOL_CONNECTIONS = 100  # Redis connections per process at most
+POOL_WAIT_S = 20.0  # how long a command waits for a free one before the store counts as unavailable
+
+
 class RedisStore:
     """Redis backend; `prefix` is prepended to every key (empty by default, so keys match SpreadAPI's)."""
 
     def __init__(self, url: str, prefix: str = "") -> None:
         self.prefix = prefix
-        self.client: aioredis.Redis = aioredis.from_url(url, decode_responses=True)
+        # redis-py's default pool refuses its 101st connection at once ("Too many connections"), which 200
+        # concurrent clients on two workers reached with Redis up: a blocking pool makes a command beyond
+        # it wait for a free connection instead. Every wait is bounded, so a Redis that hangs (rather than
+        # refusing connections) costs a request seconds and a 503, never a request held open for good;
+        # the bounds are generous because an event loop busy with evaluations resumes a waiter late.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=POOL_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            socket_connect_timeout=10,
+            socket_timeout=20,
+        )
+        self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -410,22 +439,27 @@ class RedisStore:
     async def smembers(self, key: str) -> set[str]:
         return set(await self.client.smembers(self._k(key)))
 
+    @_redis_errors
     async def delete(self, *keys: str) -> int:
         if not keys:
             return 0
         return await self.client.delete(*(self._k(k) for k in keys))
 
+    @_redis_errors
     async def exists(self, key: str) -> bool:
         return bool(await self.client.exists(self._k(key)))
 
+    @_redis_errors
     async def expire(self, key: str, ttl: float) -> bool:
         ms = _ms(ttl) if ttl > 0 else 0
         return bool(await self.client.pexpire(self._k(key), ms))
 
+    @_redis_errors
     async def ttl(self, key: str) -> float | None:
         ms = await self.client.pttl(self._k(key))
         return None if ms < 0 else ms / 1000  # -1: no expiry, -2: no such key
 
+    @_redis_errors
     async def scan(self, pattern: str = "*") -> list[str]:
         start = len(self.prefix)
         match = _glob_escape(self.prefix) + pattern
