@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from .store import TokenStore
 
@@ -180,3 +181,16 @@ class ServiceTokens:
             data.pop("tokenHash", None)
             tokens.append({"tokenId": token_id, **data})
         return sorted(tokens, key=lambda t: (t.get("createdAt", ""), t["tokenId"]))
+
+
+async def validated_service_token(request: Any, token: str, service_id: str, *, cached: bool) -> TokenCheck:
+    """The service token's check. ``cached``: a fault (``rest-service-token-cached``, ``mcp-service-token-cached``)
+    under which a token that validated once stays valid for the life of the process, as a deployment that caches
+    validations without watching revocation or expiry does."""
+    tokens: ServiceTokens = request.app.state.service_tokens
+    if not cached:
+        return await tokens.validate(token, service_id)
+    cache = request.app.state.__dict__.setdefault("fault_cached_validations", {})
+    if not getattr(cache.get((token, service_id)), "valid", False):
+        cache[(token, service_id)] = await tokens.validate(token, service_id)
+    return cache[(token, service_id)]

@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..fixtures import ServiceDef
-from .credentials import MCP_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX, SERVICE_TOKEN_PREFIX, TokenCheck, token_hash
+from .credentials import MCP_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX, SERVICE_TOKEN_PREFIX, token_hash, validated_service_token
 from .faults import active
 from .oauth import DEFAULT_SCOPE, mcp_resource, service_resource, service_scope
 from .rest import NOT_FOUND, base_url, bearer_token
@@ -202,7 +202,9 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
         return McpAccess("service", endpoint, (service,), f"oauth:{grant.client_id}")
     if await _mcp_token_opens(request, token, service.id):
         return McpAccess("service", endpoint, (service,), f"mcp-token:{token_hash(token)}")
-    check = await _validated_service_token(request, token, service.id)
+    check = await validated_service_token(
+        request, token, service.id, cached=active(request, "mcp-service-token-cached")
+    )
     if check.valid or _fault_lets_through(request, check.error):
         return McpAccess("service", endpoint, (service,), f"service-token:{check.token_id}")
     if check.status == 403:
@@ -210,16 +212,6 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
     if check.status == 401:
         return deny(401, "invalid_token", f"The token is not valid for this service ({check.error}).")
     return JSONResponse({"error": "Token validation failed", "message": "The token store did not answer."}, 503)
-
-
-async def _validated_service_token(request: Request, token: str, service_id: str) -> TokenCheck:
-    if not active(request, "mcp-service-token-cached"):
-        return await request.app.state.service_tokens.validate(token, service_id)
-    # The fault: a token that validated once stays valid for the life of the process.
-    cache = request.app.state.__dict__.setdefault("fault_validated_tokens", {})
-    if (token, service_id) not in cache or not cache[(token, service_id)].valid:
-        cache[(token, service_id)] = await request.app.state.service_tokens.validate(token, service_id)
-    return cache[(token, service_id)]
 
 
 async def _mcp_token_opens(request: Request, token: str, service_id: str) -> bool:

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from ..fixtures import ServiceDef
 from .bodies import BodyError, parse_json_object
 from .calculation import calculate
-from .credentials import TokenCheck
+from .credentials import validated_service_token
 from .describe import describe_inputs, describe_outputs
 from .faults import active
 from .inputs import InputError, js_number, resolve
@@ -112,16 +112,6 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-async def _validated(request: Request, token: str, service_id: str) -> TokenCheck:
-    if not active(request, "rest-service-token-cached"):
-        return await request.app.state.service_tokens.validate(token, service_id)
-    # The fault: a token that validated once stays valid for the life of the process.
-    cache = request.app.state.__dict__.setdefault("fault_rest_validated", {})
-    if not getattr(cache.get((token, service_id)), "valid", False):
-        cache[(token, service_id)] = await request.app.state.service_tokens.validate(token, service_id)
-    return cache[(token, service_id)]
-
-
 async def _mcp_grant(request: Request, token: str) -> list[str]:
     return await request.app.state.mcp_tokens.validate(token) or []
 
@@ -148,7 +138,9 @@ async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> 
             "This service is private: send a service token as 'Authorization: Bearer <token>'.",
             None if active(request, "rest-401-without-challenge") else {"WWW-Authenticate": 'Bearer realm="spreadapi"'},
         )
-    check = await _validated(request, token, service.id)
+    check = await validated_service_token(
+        request, token, service.id, cached=active(request, "rest-service-token-cached")
+    )
     if check.valid:
         return None
     if active(request, "rest-mcp-token-accepted") and service.id in (await _mcp_grant(request, token)):
