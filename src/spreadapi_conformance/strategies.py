@@ -124,9 +124,10 @@ def random_value(spec: InputDef, rng: random.Random, text: Callable[[random.Rand
 
 
 def drawn(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
-    """Up to ``count`` examples of ``strategy`` (fewer when it has fewer distinct ones), the same on every
-    run: a fuzzer's verdict can then be reproduced by running it again. Drawn before anything is sent, so
-    the requests can go out one after another through one client (and the target's pace)."""
+    """Up to ``count`` examples of ``strategy`` (fewer when it has fewer distinct ones). Derandomized: a
+    strategy that draws only through hypothesis gives the same examples on every run, so a fuzzer's verdict
+    can be reproduced. Drawn before anything is sent, so the requests go out one after another through one
+    client (and the target's pace)."""
     found: list[Any] = []
 
     @given(strategy)

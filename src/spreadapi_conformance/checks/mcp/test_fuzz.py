@@ -11,8 +11,8 @@ What each kind must get, beyond "never a 5xx" (MCP-FUZZ-001):
   structured: refused; a JSON-RPC error is -32600 (or -32602, as MCP-HTTP-025 allows);
 - ``unknown-method``: a valid request of a method no MCP revision defines: a JSON-RPC error -32601 with its id;
 - ``wrong-params``: ``tools/call`` without params, or whose params are no object, whose name is no string, or
-  whose arguments are no object: refused (a tool result with isError refuses arguments too); a JSON-RPC error is -32602 (or
-  -32600: params that are neither an object nor an array make no valid request object);
+  whose arguments are no object: refused (a tool result with isError refuses arguments too); a JSON-RPC error
+  is -32602 (or -32600: params that are neither an object nor an array make no valid request object);
 - ``wrong-cursor``: ``tools/list`` with a cursor that is no string: a JSON-RPC error is -32602 (or -32600); not
   required to be refused, since MCP's pagination says only SHOULD;
 - ``oversized`` and ``batch``: a valid request padded to hundreds of kilobytes, arrays of messages: judged
@@ -235,10 +235,20 @@ async def first_tool(session: RawSession) -> str | None:
     return None
 
 
-async def fuzz(client: httpx.AsyncClient, target: Target, count: int) -> Run:
+async def opened(client: httpx.AsyncClient, target: Target) -> RawSession:
+    """A new session of the transport checks' endpoint; a handshake that fails says so (the server's failure,
+    as in MCP-HTTP's checks: nothing can be fuzzed without it)."""
     endpoint = await transport_endpoint(client, target)
     session = RawSession(client, endpoint.path, endpoint.headers)
-    await session.open()
+    try:
+        await session.open()
+    except AssertionError as exc:
+        raise AssertionError(f"no session to send the generated messages in: {exc}") from None
+    return session
+
+
+async def fuzz(client: httpx.AsyncClient, target: Target, count: int) -> Run:
+    session = await opened(client, target)
     plan = planned(await first_tool(session), count)
     run = Run()
     for kind, generated in plan.items():
@@ -246,7 +256,7 @@ async def fuzz(client: httpx.AsyncClient, target: Target, count: int) -> Run:
             body = encoded(message)
             response = await session.post(body)
             if response.status_code == 404:  # the server ended the session: go on in a new one
-                await session.open()
+                session = await opened(client, target)
             errors, result = read(response)
             run.exchanges.append(Exchange(kind, body, response.status_code, said(response), errors, result))
     return run
@@ -272,9 +282,7 @@ async def offending(
 ) -> str:
     """The failure's reason; the first offending message is sent again in a new session, as evidence."""
     first, why = found[0]
-    endpoint = await transport_endpoint(client, target)
-    session = RawSession(client, endpoint.path, endpoint.headers)
-    await session.open()
+    session = await opened(client, target)
     again = await session.post(first.body)
     return (
         f"{len(found)} of {len(run.exchanges)} generated messages {what}; the first, a "

@@ -27,6 +27,8 @@ import pytest
 import schemathesis
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.errors import InvalidSchema, LoaderError
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -95,7 +97,7 @@ async def fetch_document(client: httpx.AsyncClient, target: Target, document: st
     response = await client.get(path, headers={} if document == "platform" else target.auth(document))
     try:
         body = response.json() if response.status_code == 200 else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth: no document either way
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("paths"), dict):
         what = "the platform document" if document == "platform" else f"the document of {document!r}"
@@ -121,18 +123,19 @@ def load(raw: dict[str, Any], service_ids: list[str]) -> Any:
         "dictionaries": {"service-ids": {"values": ids}},
         "parameters": {f"path.{n}": {"dictionary": "service-ids", "probability": 0.75} for n in path_parameters(raw)},
     }
+    if not isinstance(raw.get("openapi"), str):
+        raise AssertionError(f"the document names no OpenAPI version: openapi = {raw.get('openapi')!r}")
     try:
         return schemathesis.openapi.from_dict(raw, config=schemathesis.Config.from_dict(config))
-    except Exception as exc:  # the target's document, not the kit: OPENAPI-DOC-001/002 say what is wrong
+    except (LoaderError, InvalidSchema) as exc:  # the target's document: OPENAPI-DOC-001/002 say what is wrong
         raise AssertionError(f"the document cannot be read as OpenAPI: {exc}") from None
 
 
 def operations(schema: Any) -> Iterator[Any]:
     for result in schema.get_all_operations():
-        operation = result.ok()
-        if operation is None:  # an operation schemathesis cannot read: the document's defect
+        if isinstance(result, Err):  # an operation schemathesis cannot read: the document's defect
             raise AssertionError(f"an operation of the document cannot be read: {result.err()}")
-        yield operation
+        yield result.ok()
 
 
 def boundary_cases(schema: Any, operation: Any) -> list[Any]:
@@ -155,7 +158,10 @@ def random_cases(operation: Any, mode: GenerationMode, count: int) -> list[Any]:
 
 
 def cases(schema: Any, operation: Any, count: int) -> list[Any]:
-    return boundary_cases(schema, operation) + [c for mode in MODES for c in random_cases(operation, mode, count)]
+    try:
+        return boundary_cases(schema, operation) + [c for mode in MODES for c in random_cases(operation, mode, count)]
+    except InvalidSchema as exc:  # a schema no request can be generated from: the document's defect
+        raise AssertionError(f"{operation.label}: no request can be generated from its schema: {exc}") from None
 
 
 # -- sending ------------------------------------------------------------------------------------------
