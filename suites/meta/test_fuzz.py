@@ -81,3 +81,40 @@ def test_fuzz_examples_below_one_is_a_usage_error(tmp_path: Path) -> None:
     run = certify(tmp_path, "--in-process", "--fuzz-examples", "0", timeout=120)
     assert run.returncode == 2, run.stdout + run.stderr
     assert "--fuzz-examples must be at least 1" in run.stdout + run.stderr
+
+
+def test_the_rest_fuzzer_sends_only_what_reads_or_calculates() -> None:
+    """A deployment's document may describe operations that write: the fuzzer never sends them (certify is
+    read-only on a live target); reads and POST on the execute path (a calculation) it does."""
+    import schemathesis
+
+    from spreadapi_conformance.checks.rest.test_fuzz import operations
+    from spreadapi_conformance.checks.target import Target
+    from spreadapi_conformance.embedded import in_process_reference
+
+    spec, app = in_process_reference()
+    answer = {"200": {"description": "ok"}}
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "a deployment's platform", "version": "1"},
+        "paths": {
+            "/api/v1/services": {"get": {"responses": answer}, "post": {"responses": answer}},
+            "/api/v1/services/{serviceId}": {
+                "parameters": [{"name": "serviceId", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "get": {"responses": answer},
+                "put": {"responses": answer},
+                "delete": {"responses": answer},
+            },
+            "/api/v1/services/{serviceId}/execute": {
+                "parameters": [{"name": "serviceId", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "post": {"responses": answer},
+            },
+        },
+    }
+    schema = schemathesis.openapi.from_dict(document, config=schemathesis.Config())
+    sent = {operation.label for operation in operations(Target(spec=spec, app=app), schema)}
+    assert sent == {
+        "GET /api/v1/services",
+        "GET /api/v1/services/{serviceId}",
+        "POST /api/v1/services/{serviceId}/execute",
+    }

@@ -11,8 +11,9 @@ What each kind must get, beyond "never a 5xx" (MCP-FUZZ-001):
   structured: refused; a JSON-RPC error is -32600 (or -32602, as MCP-HTTP-025 allows);
 - ``unknown-method``: a valid request of a method no MCP revision defines: a JSON-RPC error -32601 with its id;
 - ``wrong-params``: ``tools/call`` without params, or whose params are no object, whose name is no string, or
-  whose arguments are no object: refused (a tool result with isError refuses arguments too); a JSON-RPC error
-  is -32602 (or -32600: params that are neither an object nor an array make no valid request object);
+  whose arguments (of a SpreadAPI tool that only reads or calculates) are no object: refused (a tool result
+  with isError refuses arguments too); a JSON-RPC error is -32602 (or -32600: params that are neither an
+  object nor an array make no valid request object);
 - ``wrong-cursor``: ``tools/list`` with a cursor that is no string: a JSON-RPC error is -32602 (or -32600); not
   required to be refused, since MCP's pagination says only SHOULD;
 - ``oversized`` and ``batch``: a valid request padded to hundreds of kilobytes, arrays of messages: judged
@@ -50,6 +51,8 @@ KNOWN_METHODS = {
     "completion/complete", "logging/setLevel", "sampling/createMessage", "roots/list", "elicitation/create",
     "tasks/get", "tasks/list", "tasks/cancel", "tasks/result",
 }  # fmt: skip
+# SpreadAPI's tools that only read or calculate, in the order the fuzzer prefers them.
+HARMLESS_TOOLS = ("spreadapi_get_details", "spreadapi_get_service_details", "spreadapi_calc")
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 EXPECTED_CODES = {
     "not-json": (PARSE_ERROR,),
@@ -224,15 +227,18 @@ def read(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
     return errors, "tool error" if tool_error else "result"
 
 
-async def first_tool(session: RawSession) -> str | None:
-    """A tool the server lists, for tools/call with arguments of the wrong type (None: it lists none)."""
+async def harmless_tool(session: RawSession) -> str | None:
+    """A SpreadAPI tool the server lists that only reads or calculates, for tools/call with arguments of the
+    wrong type (None: it lists none). Another server's tools are never called: one may write, and a server
+    lenient about its arguments would run it."""
     response = await session.post({"jsonrpc": "2.0", "id": "fuzz-tools", "method": "tools/list"})
+    listed = set()
     for message in any_messages(response):
-        listed = message.get("result")
-        for tool in (listed.get("tools") if isinstance(listed, dict) else None) or []:
+        result = message.get("result")
+        for tool in (result.get("tools") if isinstance(result, dict) else None) or []:
             if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-                return tool["name"]
-    return None
+                listed.add(tool["name"])
+    return next((name for name in HARMLESS_TOOLS if name in listed), None)
 
 
 async def opened(client: httpx.AsyncClient, target: Target) -> RawSession:
@@ -249,7 +255,7 @@ async def opened(client: httpx.AsyncClient, target: Target) -> RawSession:
 
 async def fuzz(client: httpx.AsyncClient, target: Target, count: int) -> Run:
     session = await opened(client, target)
-    plan = planned(await first_tool(session), count)
+    plan = planned(await harmless_tool(session), count)
     run = Run()
     for kind, generated in plan.items():
         for message in generated:

@@ -7,8 +7,9 @@ sends each one through its own client, so every request is paced by ``--spreadap
 evidence and refused by the credential guard when it would leave the target's origin. A published service
 id stands in for most generated path ids (a random id is always a 404), and a private service's token goes
 with the requests that name it. How many cases: the coverage cases, plus ``--spreadapi-fuzz-examples`` random
-ones per operation and generation mode (valid, invalid). Only the documented methods are sent: never a
-DELETE or PUT the document does not describe.
+ones per operation and generation mode (valid, invalid). Only what reads or calculates is sent: the
+operations with GET or HEAD, and POST on the execute path; never an operation that may write, nor a method
+the document does not give the operation.
 
 Both checks judge the same run of a document (sent once, kept for the module): REST-FUZZ-001 its statuses,
 REST-FUZZ-002 whether each answer is documented. A failing check sends its first offending case once more,
@@ -18,6 +19,7 @@ so that the exchange is the report's evidence, and names it in its reason.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -131,11 +133,24 @@ def load(raw: dict[str, Any], service_ids: list[str]) -> Any:
         raise AssertionError(f"the document cannot be read as OpenAPI: {exc}") from None
 
 
-def operations(schema: Any) -> Iterator[Any]:
+def is_calculation(target: Target, operation: Any) -> bool:
+    """The operation is POST on the target's execute path (a calculation: it changes nothing)."""
+    execute = re.escape(target.template("execute")).replace(re.escape("{id}"), "[^/]+")
+    path = re.sub(r"\{[^}/]*\}", "x", operation.path)
+    return operation.method.upper() == "POST" and re.search(execute + "$", path) is not None
+
+
+def operations(target: Target, schema: Any) -> Iterator[Any]:
+    """The document's operations that only read or calculate: certify changes nothing on a live target, so an
+    operation that would write (a POST elsewhere, PUT, PATCH, DELETE) is never sent."""
     for result in schema.get_all_operations():
         if isinstance(result, Err):  # an operation schemathesis cannot read: the document's defect
             raise AssertionError(f"an operation of the document cannot be read: {result.err()}")
-        yield result.ok()
+        operation = result.ok()
+        if operation.method.upper() in ("GET", "HEAD") or is_calculation(target, operation):
+            yield operation
+        else:
+            measure(f"not sent (it may write) {operation.label}")
 
 
 def boundary_cases(schema: Any, operation: Any) -> list[Any]:
@@ -229,7 +244,7 @@ async def fuzz(client: httpx.AsyncClient, target: Target, document: str, count: 
     base = server_url(target, raw)
     schema = load(raw, [s.id for s in target.spec.services.values()])
     run = Run()
-    for operation in operations(schema):
+    for operation in operations(target, schema):
         for case in cases(schema, operation, count):
             request = as_request(case, base, credential(target, document, case))
             target.on_target(request["url"], "a generated request's URL")
