@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from ..serve.conftest import uvicorn_thread
+from ._hostile import LISTING
 from .conftest import Certified, certify
 
 # Faults that do not shadow one another (mcp-envelope-unchecked skips the envelope check the other two MCP
@@ -118,3 +120,65 @@ def test_the_rest_fuzzer_sends_only_what_reads_or_calculates() -> None:
         "GET /api/v1/services/{serviceId}",
         "POST /api/v1/services/{serviceId}/execute",
     }
+
+
+def documents_with_hostile_answers() -> Any:
+    """A deployment that serves the reference's own documents (its server URL made this deployment's) and
+    answers every generated request with something hostile, in turn: JSON nested past any parser's depth,
+    HTML, truncated JSON, a 500, a 1.2 MB error."""
+    import asyncio
+    import itertools
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from spreadapi_conformance.embedded import in_process_reference
+
+    _spec, reference = in_process_reference()
+    paths = ["/api/v1/openapi.json", "/api/v1/services/loan-calculator/openapi.json"]
+
+    async def fetch() -> dict[str, Any]:
+        transport = httpx.ASGITransport(app=reference)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return {path: (await client.get(path)).json() for path in paths}
+
+    documents = asyncio.run(fetch())
+    answers = itertools.cycle(
+        [
+            lambda: Response(b'{"error":' * 5_000 + b"1" + b"}" * 5_000, media_type="application/json"),
+            lambda: Response("<html><h1>502 Bad Gateway</h1></html>", media_type="text/html"),
+            lambda: Response(b'{"inputs": [', media_type="application/json"),
+            lambda: JSONResponse({"error": "boom"}, 500),
+            lambda: JSONResponse({"error": "x" * 1_200_000}, 400),
+        ]
+    )
+
+    async def document(request: Any) -> Response:
+        return JSONResponse({**documents[request.url.path], "servers": [{"url": str(request.base_url).rstrip("/")}]})
+
+    async def listing(request: Any) -> Response:
+        return JSONResponse(LISTING)
+
+    async def hostile(request: Any) -> Response:
+        return next(answers)()
+
+    routes = [Route(path, document) for path in paths] + [Route("/api/v1/services", listing)]
+    return Starlette(routes=[*routes, Route("/{rest:path}", hostile, methods=["GET", "POST"])])
+
+
+def test_hostile_answers_to_generated_requests_are_the_targets_failures(tmp_path: Path) -> None:
+    """Whatever comes back to a generated request (too deep to parse, HTML, cut short, 5xx, huge), the REST
+    fuzzer judges it: failures that name the request, never an exception in the kit's own code."""
+    with uvicorn_thread(documents_with_hostile_answers(), name="hostile-documents") as base:
+        target = tmp_path / "target.toml"
+        published = '[services.loan-calculator]\nfixture = "loan-calculator"\n'
+        target.write_text(f'base_url = "{base}"\nclaims = ["rest-actions"]\n{published}', encoding="utf-8")
+        fuzz = ["-k", "REST-FUZZ", "--fuzz-examples", "3", "--workers", "0"]  # one process: each document once
+        run = certify(tmp_path / "reports", "--target", str(target), *fuzz)
+    checks = checks_of(run)
+    for rid in ("REST-FUZZ-001", "REST-FUZZ-002"):
+        assert checks[rid]["outcome"] == "warning", checks[rid]  # policy entries: a failure warns
+        assert "generated requests got" in checks[rid]["reason"], checks[rid]["reason"]
+        assert checks[rid]["tests"]["error"] == 0, checks[rid]
