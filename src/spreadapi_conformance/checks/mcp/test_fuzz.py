@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from ..target import Target
 
 
-pytestmark = [pytest.mark.conformance, pytest.mark.fuzz(8, 10)]  # per example: the messages of SHARE; the oversized
+# Requests per fuzz example (the messages of SHARE), and a few more: the oversized ones, the handshakes.
+pytestmark = [pytest.mark.conformance, pytest.mark.fuzz(8, 10)]
 
 # Methods some MCP revision defines: a generated "unknown" method is none of these.
 KNOWN_METHODS = {

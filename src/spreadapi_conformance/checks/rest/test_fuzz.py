@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -76,6 +77,7 @@ class Run:
     """A document's fuzz run: every case sent, per operation."""
 
     exchanges: list[Exchange] = field(default_factory=list)
+    not_sent: list[str] = field(default_factory=list)  # operations that may write: never sent
 
     def per_operation(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -93,9 +95,13 @@ def fuzz_runs() -> dict[str, Run]:
 # -- the document and its cases -----------------------------------------------------------------------
 
 
+def document_path(target: Target, document: str) -> str:
+    return target.path("platform_openapi") if document == "platform" else target.path("openapi", fixture=document)
+
+
 async def fetch_document(client: httpx.AsyncClient, target: Target, document: str) -> dict[str, Any]:
     """The document as the target serves it; not applicable when it serves none (OPENAPI-DOC judges that)."""
-    path = target.path("platform_openapi") if document == "platform" else target.path("openapi", fixture=document)
+    path = document_path(target, document)
     response = await client.get(path, headers={} if document == "platform" else target.auth(document))
     try:
         body = response.json() if response.status_code == 200 else None
@@ -110,10 +116,15 @@ async def fetch_document(client: httpx.AsyncClient, target: Target, document: st
 def path_parameters(raw: dict[str, Any]) -> set[str]:
     """The names of the document's path parameters (the platform document's service id)."""
     names = set()
-    for item in raw["paths"].values():
+    for item in (i for i in raw["paths"].values() if isinstance(i, dict)):  # the rest: schemathesis says what
         for operation in [item, *(v for v in item.values() if isinstance(v, dict))]:
-            for parameter in operation.get("parameters") or []:
-                if isinstance(parameter, dict) and parameter.get("in") == "path" and parameter.get("name"):
+            parameters = operation.get("parameters")
+            for parameter in parameters if isinstance(parameters, list) else []:
+                if (
+                    isinstance(parameter, dict)
+                    and parameter.get("in") == "path"
+                    and isinstance(parameter.get("name"), str)
+                ):
                     names.add(parameter["name"])
     return names
 
@@ -140,17 +151,18 @@ def is_calculation(target: Target, operation: Any) -> bool:
     return operation.method.upper() == "POST" and re.search(execute + "$", path) is not None
 
 
-def operations(target: Target, schema: Any) -> Iterator[Any]:
+def operations(target: Target, schema: Any, not_sent: list[str] | None = None) -> Iterator[Any]:
     """The document's operations that only read or calculate: certify changes nothing on a live target, so an
-    operation that would write (a POST elsewhere, PUT, PATCH, DELETE) is never sent."""
+    operation that may write (a POST elsewhere, PUT, PATCH, DELETE) is never sent (its label goes to
+    ``not_sent``)."""
     for result in schema.get_all_operations():
         if isinstance(result, Err):  # an operation schemathesis cannot read: the document's defect
             raise AssertionError(f"an operation of the document cannot be read: {result.err()}")
         operation = result.ok()
         if operation.method.upper() in ("GET", "HEAD") or is_calculation(target, operation):
             yield operation
-        else:
-            measure(f"not sent (it may write) {operation.label}")
+        elif not_sent is not None:
+            not_sent.append(operation.label)
 
 
 def boundary_cases(schema: Any, operation: Any) -> list[Any]:
@@ -182,10 +194,13 @@ def cases(schema: Any, operation: Any, count: int) -> list[Any]:
 # -- sending ------------------------------------------------------------------------------------------
 
 
-def server_url(target: Target, raw: dict[str, Any]) -> str:
-    """The document's server URL (the target's base URL when it names none), after judging its origin."""
-    servers = raw.get("servers") or [{}]
-    url = (servers[0] or {}).get("url") or target.base_url
+def server_url(target: Target, raw: dict[str, Any], document_url: str) -> str:
+    """The document's first server URL, resolved against the document's own URL as OpenAPI says (the target's
+    base URL when it names none), after judging its origin."""
+    servers = raw.get("servers")
+    first = servers[0] if isinstance(servers, list) and servers else None
+    url = first.get("url") if isinstance(first, dict) else None
+    url = urljoin(document_url, url) if isinstance(url, str) and url else target.base_url
     return target.on_target(url.rstrip("/"), "the document's server URL")
 
 
@@ -241,10 +256,10 @@ def undocumented(case: Any, response: httpx.Response) -> str | None:
 
 async def fuzz(client: httpx.AsyncClient, target: Target, document: str, count: int) -> Run:
     raw = await fetch_document(client, target, document)
-    base = server_url(target, raw)
+    base = server_url(target, raw, target.base_url.rstrip("/") + document_path(target, document))
     schema = load(raw, [s.id for s in target.spec.services.values()])
     run = Run()
-    for operation in operations(target, schema):
+    for operation in operations(target, schema, run.not_sent):
         for case in cases(schema, operation, count):
             request = as_request(case, base, credential(target, document, case))
             target.on_target(request["url"], "a generated request's URL")
@@ -265,6 +280,8 @@ async def document_run(
     measure("cases", len(run.exchanges))
     for operation, sent in run.per_operation().items():
         measure(f"cases {operation}", sent)
+    for operation in run.not_sent:
+        measure(f"not sent (it may write): {operation}")
     return run
 
 
