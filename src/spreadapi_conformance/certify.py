@@ -52,6 +52,7 @@ class CertifyRequest:
     progress: bool = True
     workers: int | None = None  # checks run at once (pytest-xdist); None: DEFAULT_WORKERS live, 0 in process
     check_timeout: float | None = None  # s: one check's time limit; None: the plugin's default
+    fuzz_examples: int | None = None  # the fuzzers' examples (REST-FUZZ, MCP-FUZZ); None: the plugin's default
     reference_faults: tuple[str, ...] = ()  # in process: deployment bugs the reference starts with (selftest)
     with_notebooks: bool = False  # after the checks, run the walkthrough notebooks into report_dir/notebooks
 
@@ -125,6 +126,8 @@ def prepare(request: CertifyRequest) -> tuple[TargetSpec | None, tuple[str, ...]
             raise CertifyError(str(exc)) from None
     if request.check_timeout is not None and request.check_timeout < 0:
         raise CertifyError("--check-timeout must be 0 (no limit) or a positive number of seconds")
+    if request.fuzz_examples is not None and request.fuzz_examples < 1:
+        raise CertifyError("--fuzz-examples must be at least 1")
     if request.workers is not None and not 0 <= request.workers <= 32:
         raise CertifyError("--workers must be between 0 (one check at a time) and 32")
     if workers(request) and importlib.util.find_spec("xdist") is None:
@@ -240,6 +243,8 @@ def run(request: CertifyRequest, out: Console | None = None, err: Console | None
     args += [f"--spreadapi-mcp-revision={revision}" for revision in revisions]
     if request.check_timeout is not None:
         args.append(f"--spreadapi-check-timeout={request.check_timeout}")
+    if request.fuzz_examples is not None:
+        args.append(f"--spreadapi-fuzz-examples={request.fuzz_examples}")
     args += [f"--spreadapi-reference-fault={name}" for name in request.reference_faults]
 
     plugin = ConformancePlugin(

@@ -271,6 +271,15 @@ def certify(
             show_default=False,
         ),
     ] = None,
+    fuzz_examples: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="The fuzzers' random examples (REST-FUZZ, MCP-FUZZ): generated requests per REST operation and "
+            "mode, MCP messages per kind. Default: 75 in process, 20 against a --target (each one a paced request).",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -323,6 +332,7 @@ def certify(
         progress=progress,
         workers=workers,
         check_timeout=check_timeout,
+        fuzz_examples=fuzz_examples,
         reference_faults=tuple(reference_fault),
         with_notebooks=with_notebooks,
     )

@@ -1,4 +1,5 @@
-"""Hypothesis strategies for a service's inputs, derived from its definition alone."""
+"""Hypothesis strategies for a service's inputs, derived from its definition alone, and :func:`drawn`, the
+fuzzers' way of drawing many examples of a strategy at once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from .fixtures import InputDef, ServiceDef
@@ -119,3 +121,26 @@ def random_value(spec: InputDef, rng: random.Random, text: Callable[[random.Rand
     if text is not None:
         return text(rng)
     return rng.choice(["Welt", "Zoë", "Ægir ✓", "你好", "Grüße"]) + str(rng.randrange(1000))
+
+
+def drawn(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
+    """Up to ``count`` examples of ``strategy`` (fewer when it has fewer distinct ones). Derandomized: a
+    strategy that draws only through hypothesis gives the same examples on every run, so a fuzzer's verdict
+    can be reproduced. Drawn before anything is sent, so the requests go out one after another through one
+    client (and the target's pace)."""
+    found: list[Any] = []
+
+    @given(strategy)
+    @settings(
+        max_examples=count,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def keep(example: Any) -> None:
+        found.append(example)
+
+    keep()
+    return found

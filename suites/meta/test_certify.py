@@ -58,6 +58,7 @@ REPORT_SCHEMA = {
                     "outcome": {"enum": ["passed", "failed", "warning", "error", "not-applicable", "skipped"]},
                     "reason": {"type": ["string", "null"]},
                     "evidence": {"type": "array", "items": EXCHANGE},
+                    "measured": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
                 },
             },
         },

@@ -13,9 +13,12 @@ Options (each a plain pytest option; certify passes its own flags on as these):
 - ``--spreadapi-bridge-command CMD``: the stdio bridge the Claude Desktop replay launches;
 - ``--spreadapi-mcp-revision R`` (repeatable): check only these MCP revisions.
 
+- ``--spreadapi-fuzz-examples N``: the fuzzers' generated requests per REST operation and mode, MCP
+  messages per kind.
+
 Fixtures: ``target`` (:class:`.target.Target`, one per session), ``client`` (an HTTP client on it),
 ``mcp_target`` (the target with its MCP endpoints running: in process, the app's lifespan entered for
-the check), ``mcp_revisions``, ``reachable_url`` (a base URL another process can reach) and
+the check), ``mcp_revisions``, ``fuzz_budget``, ``reachable_url`` (a base URL another process can reach) and
 ``bridge_command``. Coroutine checks marked ``conformance`` run under pytest-asyncio whatever the
 project's ``asyncio_mode``, and property checks get the kit's hypothesis settings, not the project's.
 """
@@ -39,6 +42,11 @@ if TYPE_CHECKING:
 
 CONFORMANCE = "conformance"
 EXAMPLES = 25  # generated examples per property check and parameter
+# The fuzzers (REST-FUZZ, MCP-FUZZ): generated requests per REST operation and generation mode (valid,
+# invalid), and MCP messages per kind. In process they are cheap, so many; on a live target each one is a
+# paced request, so fewer (--spreadapi-fuzz-examples sets either).
+FUZZ_EXAMPLES = 75
+FUZZ_EXAMPLES_LIVE = 20
 CHECK_TIMEOUT = 120.0  # s: a check's time limit; the slowest sound checks take a few seconds
 PACED_REQUESTS = 40  # requests a check may make under --spreadapi-max-rps before its limit counts
 
@@ -78,6 +86,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="start the embedded reference with this deployment bug (repeatable; spreadapi-conformance selftest)",
     )
     group.addoption(
+        "--spreadapi-fuzz-examples",
+        metavar="N",
+        type=int,
+        help=f"the fuzzers' examples: generated requests per REST operation and mode, MCP messages per kind "
+        f"(default {FUZZ_EXAMPLES} in process, {FUZZ_EXAMPLES_LIVE} against a live target)",
+    )
+    group.addoption(
         "--spreadapi-mcp-revision",
         metavar="R",
         action="append",
@@ -88,6 +103,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{CONFORMANCE}: a check of the requirement catalogue, run against any target")
+    config.addinivalue_line(
+        "markers",
+        "fuzz(n, fixed): a fuzzer that sends up to n requests per fuzz example and fixed more (its time limit)",
+    )
 
 
 def is_check(node: Any) -> bool:
@@ -135,7 +154,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             property_settings(live)(function)
     limit = check_timeout(config)
     for item in checks:
-        item.stash[TIME_LIMIT] = limit
+        item.stash[TIME_LIMIT] = limit + fuzz_pacing(config, item)
 
 
 def check_timeout(config: pytest.Config) -> float:
@@ -143,6 +162,26 @@ def check_timeout(config: pytest.Config) -> float:
     limit = config.getoption("--spreadapi-check-timeout") or 0.0
     rate = config.getoption("--spreadapi-max-rps")
     return limit + PACED_REQUESTS / rate if limit and rate else limit
+
+
+def fuzz_examples(config: pytest.Config) -> int:
+    given = config.getoption("--spreadapi-fuzz-examples")
+    if given is not None:
+        if given < 1:
+            raise pytest.UsageError("--spreadapi-fuzz-examples must be at least 1")
+        return given
+    return FUZZ_EXAMPLES_LIVE if config.getoption("--spreadapi-target") else FUZZ_EXAMPLES
+
+
+def fuzz_pacing(config: pytest.Config, item: pytest.Item) -> float:
+    """The time a fuzzer's requests take at --spreadapi-max-rps (its marker ``fuzz(n, fixed)``: n requests per
+    example and ``fixed`` more), added to its limit: a fuzzer sends far more than PACED_REQUESTS."""
+    marker = item.get_closest_marker("fuzz")
+    rate = config.getoption("--spreadapi-max-rps")
+    if marker is None or not rate or not config.getoption("--spreadapi-check-timeout"):
+        return 0.0
+    per_example, fixed = (*marker.args, 0)[:2]
+    return (per_example * fuzz_examples(config) + fixed) / rate
 
 
 TIME_LIMIT = pytest.StashKey[float]()
@@ -230,6 +269,12 @@ async def mcp_target(target: Target) -> AsyncIterator[Any]:
 
     async with running(target.app):
         yield target
+
+
+@pytest.fixture(scope="session")
+def fuzz_budget(pytestconfig: pytest.Config) -> int:
+    """The fuzzers' examples (--spreadapi-fuzz-examples, else the default for an in-process or live target)."""
+    return fuzz_examples(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -176,7 +176,9 @@ def _boolean(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
     return None, _fail(spec, message, "type_mismatch", expectedType="boolean", receivedValue=raw)
 
 
-def _string(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
+def _string(spec: InputDef, raw: Any, faults: frozenset[str] = frozenset()) -> tuple[Any, dict[str, Any] | None]:
+    if isinstance(raw, dict | list) and active(faults, "inputs-structured-text-500"):
+        raise TypeError(f"cannot read a JSON {type(raw).__name__} as text")  # no branch for it: a 500
     if isinstance(raw, dict | list):
         return None, _fail(
             spec,
@@ -207,10 +209,12 @@ def _string(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
 _COERCE = {"number": _number, "integer": _number, "boolean": _boolean, "string": _string}
 
 
-def coerce(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
+def coerce(spec: InputDef, raw: Any, faults: frozenset[str] = frozenset()) -> tuple[Any, dict[str, Any] | None]:
     """(value to write, None) or (None, error object)."""
     if raw == CLEAR_CELL:
         return None, None
+    if spec.type == "string":
+        return _string(spec, raw, faults)
     return _COERCE[spec.type](spec, raw)
 
 
@@ -245,7 +249,7 @@ def resolve(service: ServiceDef, provided: Mapping[str, Any], faults: frozenset[
         spec = service.input(name)
         if _missing(raw):  # an optional input sent empty counts as not sent
             continue
-        value, error = coerce(spec, raw)
+        value, error = coerce(spec, raw, faults)
         exact_enum = active(faults, "inputs-enum-case-sensitive") and spec.allowed_values
         if error is None and exact_enum and raw not in spec.allowed_values:
             value, error = None, _fail(spec, f"Value {raw!r} is not allowed", "invalid_enum_value")

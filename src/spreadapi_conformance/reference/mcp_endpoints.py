@@ -102,7 +102,7 @@ def _invalid_request(message: str) -> JSONResponse:
     return JSONResponse(body, 400)
 
 
-def _envelope_problem(raw: bytes) -> str | None:
+def _envelope_problem(raw: bytes, faults: frozenset[str] = frozenset()) -> str | None:
     """Why a POST body is not one valid JSON-RPC message, for the cases the SDK gets wrong; else None.
 
     The SDK (2.3.0, handshake-era path) answers a request whose ``id`` is null, a float, a boolean or
@@ -114,8 +114,11 @@ def _envelope_problem(raw: bytes) -> str | None:
     try:
         message = json.loads(raw)
     except (ValueError, RecursionError):
+        if active(faults, "mcp-parse-error-as-invalid-request"):
+            return "Invalid Request: the body is not JSON."
         return None
-    if not isinstance(message, dict):
+    batch_read_as_one = isinstance(message, list) and active(faults, "mcp-batch-500")
+    if not isinstance(message, dict) and not batch_read_as_one:
         kind = "a batch (array)" if isinstance(message, list) else "not a JSON object"
         return f"Invalid Request: the body must be one JSON-RPC message object, not {kind}."
     if message.get("jsonrpc") != "2.0":
@@ -189,7 +192,8 @@ class _Endpoint:
             if raw is None:
                 await Response("Request body too large", 413)(scope, receive, send)
                 return
-            if not active(request, "mcp-envelope-unchecked") and (problem := _envelope_problem(raw)):
+            faults = request.app.state.config.faults
+            if not active(request, "mcp-envelope-unchecked") and (problem := _envelope_problem(raw, faults)):
                 await _invalid_request(problem)(scope, receive, send)
                 return
             receive = _replaying(raw, receive)

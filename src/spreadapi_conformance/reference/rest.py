@@ -65,7 +65,8 @@ async def list_services(request: Request) -> Response:
         return error(400, "INVALID_REQUEST", "limit and offset must be whole numbers")
     limit, offset = int(limit_text), int(offset_text)
     if not (1 <= limit <= 100) or offset < 0:
-        return error(400, "INVALID_REQUEST", "limit must be between 1 and 100 and offset at least 0")
+        status = 422 if active(request, "rest-listing-range-422") else 400
+        return error(status, "INVALID_REQUEST", "limit must be between 1 and 100 and offset at least 0")
     services = sorted(request.app.state.catalog.services.values(), key=lambda s: s.title.lower())
     root = "" if active(request, "rest-listing-relative-endpoint") else base_url(request)
     shown = services if active(request, "rest-listing-ignores-limit") else services[offset : offset + limit]

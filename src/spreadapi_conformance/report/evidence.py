@@ -112,6 +112,7 @@ class Recorder:
     name: str = ""
     keep: int = KEEP
     total: int = 0  # every request the check made, kept or not
+    measured: dict[str, int] = field(default_factory=dict)  # what the check counted (the fuzzers' cases)
     exchanges: deque[_Exchange] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -179,6 +180,15 @@ def stop() -> None:
 
 def current() -> Recorder | None:
     return _current
+
+
+def measure(what: str, count: int = 1) -> None:
+    """Add ``count`` to the running check's figure ``what`` (a fuzzer's cases): the report states it for
+    every outcome, so how much a check tried is measurable from a certify run."""
+    recorder = _current
+    if recorder is not None:
+        with recorder._lock:
+            recorder.measured[what] = recorder.measured.get(what, 0) + count
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ import pytest
 from ..catalog import Requirement
 from .masking import Masker
 from .outcomes import ERROR, FAILED, NOT_APPLICABLE, NOT_APPLICABLE_OUTCOME, PASSED, SKIPPED, CheckTimeout
-from .worker import EVIDENCE, OUTCOME, REQUESTS, REQUIREMENT, TRACEBACK, WAITED, properties
+from .worker import EVIDENCE, MEASURED, OUTCOME, REQUESTS, REQUIREMENT, TRACEBACK, WAITED, properties
 
 EVIDENCE_TESTS = 3  # failing tests of one requirement whose exchanges go into the report
 REASON_LIMIT = 2000
@@ -44,6 +44,7 @@ class ItemResult:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     traceback: str | None = None
+    measured: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class CheckResult:
     evidence: list[dict[str, Any]]
     tests: dict[str, int]  # outcome -> number of tests (parametrized variants)
     traceback: str | None = None
+    measured: dict[str, int] = field(default_factory=dict)  # what its tests counted (the fuzzers' cases)
 
 
 def _variant(nodeid: str) -> str:
@@ -144,6 +146,7 @@ class ConformancePlugin:
             return  # a test the worker module did not see
         result = self.tests.setdefault(report.nodeid, ItemResult(report.nodeid, sent.get(REQUIREMENT)))
         outcome = sent[OUTCOME]
+        result.measured.update(sent.get(MEASURED) or {})
         if _SEVERITY[outcome] <= _SEVERITY[result.outcome]:
             return
         masker = self.masker()
@@ -239,6 +242,11 @@ class ConformancePlugin:
         return "not run: no check of this requirement was selected (-k) or collected"
 
     def _fold(self, requirement: Requirement, tests: list[ItemResult]) -> CheckResult:
+        result = self._fold_outcome(requirement, tests)
+        result.measured = dict(sum((t.measured for t in tests), Counter()))
+        return result
+
+    def _fold_outcome(self, requirement: Requirement, tests: list[ItemResult]) -> CheckResult:
         counts = Counter(t.outcome for t in tests)
         tally = {k: counts.get(k, 0) for k in (PASSED, FAILED, ERROR, NOT_APPLICABLE_OUTCOME, SKIPPED)}
         if not tests:

@@ -30,7 +30,8 @@ EVIDENCE = "spreadapi.evidence"
 REQUESTS = "spreadapi.requests"
 TRACEBACK = "spreadapi.traceback"
 WAITED = "spreadapi.waited"  # the request a check was waiting on when its time ran out
-KEYS = (REQUIREMENT, OUTCOME, EVIDENCE, REQUESTS, TRACEBACK, WAITED)
+MEASURED = "spreadapi.measured"  # what the check counted (evidence.measure), whatever its outcome
+KEYS = (REQUIREMENT, OUTCOME, EVIDENCE, REQUESTS, TRACEBACK, WAITED, MEASURED)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -102,6 +103,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = outcome_of(report, call.excinfo)
     report.user_properties.append((REQUIREMENT, requirement_of(item)))
     report.user_properties.append((OUTCOME, outcome))
+    recorder = evidence.current()
+    if call.when == "call" and recorder is not None and recorder.measured:
+        report.user_properties.append((MEASURED, dict(recorder.measured)))
     if outcome in (FAILED, ERROR):
         masker = Masker()
         recorder = evidence.current()

@@ -97,6 +97,7 @@ def build_report(
             "reason": r.reason,
             "evidence": r.evidence,
             "tests": r.tests,
+            **({"measured": r.measured} if r.measured else {}),
             **({"traceback": r.traceback} if r.traceback else {}),
         }
         for r in results

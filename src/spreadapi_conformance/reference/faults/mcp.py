@@ -16,7 +16,21 @@ FAULTS = (
         "MCP-TRANSPORT",
         "JSON-RPC envelopes go to the SDK unchecked: a request with a null or boolean id is dropped as a "
         "notification (202), a batch gets -32602",
-        ("MCP-HTTP-021", "MCP-HTTP-023"),
+        ("MCP-HTTP-021", "MCP-HTTP-023", "MCP-FUZZ-002"),
+    ),
+    Fault(
+        "mcp-batch-500",
+        "MCP-TRANSPORT",
+        "the envelope check reads a batch (a JSON array) as if it were one message object: it raises, and the "
+        "answer is a 500",
+        ("MCP-FUZZ-001", "MCP-HTTP-023"),
+    ),
+    Fault(
+        "mcp-parse-error-as-invalid-request",
+        "MCP-TRANSPORT",
+        "the envelope check answers every body it cannot read as Invalid Request (-32600), a body that is not "
+        "JSON too (JSON-RPC's -32700 Parse error)",
+        ("MCP-FUZZ-003", "MCP-HTTP-025"),
     ),
     Fault(
         "mcp-protocol-version-ignored",

@@ -156,6 +156,20 @@ FAULTS = (
         ("REST-EXEC-007", "REST-GET-003"),
     ),
     Fault(
+        "inputs-structured-text-500",
+        "REST",
+        "the text coercion has no branch for a JSON object or array sent for a string input: it raises, and the "
+        "answer is a 500",
+        ("REST-FUZZ-001", "REST-FUZZ-002"),
+    ),
+    Fault(
+        "rest-listing-range-422",
+        "REST",
+        "the listing refuses a `limit` or `offset` out of range with 422, a status its document does not declare "
+        "(it declares 400)",
+        ("REST-FUZZ-002",),
+    ),
+    Fault(
         "workbook-state-leaks",
         "REST",
         "one workbook instance per service is reused without reset, and an omitted optional input is not "
