@@ -192,6 +192,11 @@ class _Endpoint:
             if not active(request, "mcp-envelope-unchecked") and (problem := _envelope_problem(raw)):
                 await _invalid_request(problem)(scope, receive, send)
                 return
+            if (refusal := _faulty_version_refusal(request)) is not None:
+                await refusal(scope, receive, send)
+                return
+            if active(request, "mcp-version-header-from-body"):
+                scope["headers"] = _version_header_from_body(scope["headers"], raw)
             receive = _replaying(raw, receive)
         scope[ACCESS_KEY] = outcome
         scope["user"] = outcome.user()
@@ -211,6 +216,33 @@ def _faulty_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
         if not (drop_origin and name == b"origin")
         and not (drop_version and name == b"mcp-protocol-version" and value not in known)
     ]
+
+
+def _faulty_version_refusal(request: Request) -> Response | None:
+    """The fault ``mcp-unsupported-version-generic-error``: the endpoint refuses an MCP-Protocol-Version it
+    does not know itself, as the 2025-11-25 rule asks (400), with a generic Invalid Request: no
+    UnsupportedProtocolVersionError and no list of the versions it supports."""
+    if not active(request, "mcp-unsupported-version-generic-error"):
+        return None
+    version = request.headers.get("mcp-protocol-version")
+    if version is None or version in SUPPORTED_PROTOCOL_VERSIONS:
+        return None
+    return _invalid_request(f"Bad Request: unsupported protocol version {version}")
+
+
+def _version_header_from_body(headers: list[tuple[bytes, bytes]], raw: bytes) -> list[tuple[bytes, bytes]]:
+    """The fault ``mcp-version-header-from-body``: to be lenient with clients that forget or garble the
+    MCP-Protocol-Version header, the endpoint sets it from the body's ``_meta`` protocol version, so a
+    header that disagrees with the body is never noticed."""
+    try:
+        meta = json.loads(raw)["params"]["_meta"]
+        version = meta["io.modelcontextprotocol/protocolVersion"]
+    except (ValueError, KeyError, TypeError):
+        return headers
+    if not isinstance(version, str):
+        return headers
+    kept = [(name, value) for name, value in headers if name != b"mcp-protocol-version"]
+    return [*kept, (b"mcp-protocol-version", version.encode())]
 
 
 SERVICE_ENDPOINT = _Endpoint("service")

@@ -76,6 +76,9 @@ class _PerCaller:
         if not isinstance(access, McpAccess):
             return result
         identity = _identity(access)
+        if active(ctx.request.app.state.catalog.faults, "mcp-cache-hints-dropped"):
+            # The fault: the result is rebuilt from the fields the handshake-era code knew.
+            result = {k: v for k, v in result.items() if k not in ("ttlMs", "cacheScope")}
         if ctx.method == "initialize" and isinstance(result.get("serverInfo"), dict):
             info = dict(result["serverInfo"])
             # Only fields the negotiated revision already has (the SDK sieved them per version).
@@ -94,7 +97,24 @@ async def _list_tools(
 ) -> types.ListToolsResult:
     access, catalog = _access(ctx)
     tools = service_tools(access.services[0]) if access.family == "service" else bridge_tools(access.services)
-    return types.ListToolsResult(tools=[_with_faults(tool, catalog.faults) for tool in tools])
+    tools = [_with_faults(tool, catalog.faults) for tool in tools]
+    if active(catalog.faults, "mcp-tool-description-counts-calls"):
+        tools = [_with_call_count(tool, catalog, access) for tool in tools]
+    return types.ListToolsResult(tools=tools)
+
+
+def _with_call_count(tool: types.Tool, catalog: Any, access: McpAccess) -> types.Tool:
+    """The fault ``mcp-tool-description-counts-calls``: spreadapi_calc's description says how often the
+    caller's services have been calculated, so every tools/call changes what tools/list answers."""
+    if tool.name != "spreadapi_calc":
+        return tool
+    count = sum(_calls(catalog).get(service.id, 0) for service in access.services)
+    return tool.model_copy(update={"description": f"{tool.description}\n({count} calculations so far)"})
+
+
+def _calls(catalog: Any) -> dict[str, int]:
+    """Per service id, the tools/call requests answered (kept only under the fault above)."""
+    return catalog.__dict__.setdefault("fault_calls", {})
 
 
 def _with_faults(tool: types.Tool, faults: frozenset[str]) -> types.Tool:
@@ -108,6 +128,10 @@ def _with_faults(tool: types.Tool, faults: frozenset[str]) -> types.Tool:
 
 async def _call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> types.CallToolResult:
     access, catalog = _access(ctx)
+    if active(catalog.faults, "mcp-tool-description-counts-calls"):
+        calls = _calls(catalog)
+        for service in access.services:
+            calls[service.id] = calls.get(service.id, 0) + 1
     if access.family == "service":
         return await call_service_tool(catalog, access.services[0], params.name, params.arguments)
     return await call_bridge_tool(catalog, access.services, params.name, params.arguments)

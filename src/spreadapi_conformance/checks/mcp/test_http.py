@@ -376,3 +376,101 @@ async def test_modern_method_header_must_match(mcp_target, client, revision):
     )
     assert response.status_code == 400, said(response)
     assert rpc_error(response)["code"] == -32020, said(response)
+
+
+async def modern_post(
+    client: httpx.AsyncClient, endpoint: Endpoint, method: str, request_id: int, *, header: str, meta: str
+) -> httpx.Response:
+    """A 2026-07-28 request whose MCP-Protocol-Version header says ``header`` and whose ``_meta`` says ``meta``."""
+    message, headers = modern_request(method, request_id)
+    message["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = meta
+    headers = {**headers, **endpoint.headers, "mcp-protocol-version": header}
+    return await client.post(endpoint.path, json=message, headers=headers)
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_modern_version_header_must_match_the_body(mcp_target, client, revision):
+    """MCP-HTTP-035 MUST: a request whose MCP-Protocol-Version header says 2026-07-28 while its _meta
+    protocolVersion says 2025-11-25 is 400 with JSON-RPC error -32020 (HeaderMismatch), never answered."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    # The header names 2026-07-28, so the request is one of that revision and its rule applies. The body names
+    # a revision the server knows, so no other refusal (an unsupported version) competes with the mismatch; the
+    # reverse (an older header) is an older revision's request to a server that routes by the header.
+    response = await modern_post(client, endpoint, "tools/list", 5, header=MODERN, meta=LATEST)
+    assert response.status_code == 400, said(response)
+    assert rpc_error(response)["code"] == -32020, said(response)
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_unsupported_modern_version_lists_the_supported(mcp_target, client, revision):
+    """MCP-HTTP-036 MUST: a request whose header and _meta both name a protocol version the server does not
+    implement is 400 with JSON-RPC error -32022 (UnsupportedProtocolVersionError) whose data.supported lists
+    the versions it does, 2026-07-28 among them."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    response = await modern_post(client, endpoint, "tools/list", 6, header="1999-01-01", meta="1999-01-01")
+    assert response.status_code == 400, said(response)
+    error = rpc_error(response)
+    assert error["code"] == -32022, f"code {error['code']}, expected -32022: {said(response)}"
+    data = error.get("data")
+    supported = data.get("supported") if isinstance(data, dict) else None
+    assert isinstance(supported, list) and MODERN in supported, (
+        f"data.supported must list the supported versions ({MODERN} among them): {said(response)}"
+    )
+
+
+# The results a 2026-07-28 server must give caching hints, and the capability that makes each exist.
+CACHEABLE = {
+    "server/discover": None,
+    "tools/list": "tools",
+    "prompts/list": "prompts",
+    "resources/list": "resources",
+    "resources/templates/list": "resources",
+}
+
+
+def cache_hint_problem(method: str, listed: dict[str, Any]) -> str | None:
+    """What is wrong with the caching hints of a complete result, or None."""
+    if listed.get("resultType", "complete") != "complete":
+        return None  # an interim (input_required) result carries no hints
+    ttl, scope = listed.get("ttlMs"), listed.get("cacheScope")
+    if type(ttl) is not int or ttl < 0:
+        return f"{method}: ttlMs is {ttl!r}, not an integer >= 0"
+    if scope not in ("public", "private"):
+        return f"{method}: cacheScope is {scope!r}, not 'public' or 'private'"
+    return None
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_cacheable_results_carry_hints(mcp_target, client, revision):
+    """MCP-HTTP-037 MUST: at 2026-07-28 the complete results of server/discover and of each list the server's
+    capabilities offer (tools, prompts, resources and their templates) carry ttlMs, an integer >= 0, and
+    cacheScope, public or private."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    message, headers = modern_request("server/discover")
+    discovered = result(await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers}), 1)
+    capabilities = discovered.get("capabilities") if isinstance(discovered.get("capabilities"), dict) else {}
+    problems = [cache_hint_problem("server/discover", discovered)]
+    for request_id, (method, capability) in enumerate(CACHEABLE.items(), start=2):
+        if capability is None or capability not in capabilities:
+            continue
+        message, headers = modern_request(method, request_id)
+        response = await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers})
+        assert response.status_code == 200, f"{method}: {said(response)}"
+        problems.append(cache_hint_problem(method, result(response, request_id)))
+    found = [problem for problem in problems if problem]
+    assert not found, "; ".join(found)
+
+
+async def test_invalid_origin_is_refused_at_2025_06_18(mcp_target, client):
+    """MCP-HTTP-038 MUST: at 2025-06-18 the server validates Origin: an initialize with an Origin it does not
+    serve is refused with an HTTP error (4xx; 2025-06-18 names no status), and its own origin is accepted."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    revision = "2025-06-18"
+    good = await post(client, endpoint, initialize_message(revision), origin=own_origin(mcp_target))
+    assert good.status_code == 200, f"its own origin: {said(good)}"
+    revision_premise(mcp_target, revision, result(good, 1).get("protocolVersion"))
+    bad = await post(client, endpoint, initialize_message(revision), origin="https://evil.example")
+    assert 400 <= bad.status_code < 500, f"Origin https://evil.example: {said(bad)}"

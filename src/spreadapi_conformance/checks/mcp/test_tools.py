@@ -250,6 +250,32 @@ async def test_inputs_must_be_an_object(mcp_target, arguments):
     assert result.is_error and "inputs" in tool_text(result), result
 
 
+def listed_tools(listing: types.ListToolsResult) -> dict[str, Any]:
+    """The listed tools by name, each as it travels (its whole definition)."""
+    return {t.name: t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in listing.tools}
+
+
+def changed_tools(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    names = sorted(set(before) | set(after))
+    return [name for name in names if before.get(name) != after.get(name)]
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_tool_list_is_the_same_on_every_connection(mcp_target, revision):
+    """MCP-TOOLS-019 MUST NOT: with the same credential, tools/list gives the same tools (names and definitions)
+    on two fresh connections, and again after a tools/call: the set does not vary per connection or as a side
+    effect of other requests."""
+    inputs = mcp_target.fixture("loan-calculator").golden[0]["inputs"]
+    async with service_session(mcp_target, "loan-calculator", revision) as first:
+        before = listed_tools(await first.list_tools())
+    async with service_session(mcp_target, "loan-calculator", revision) as second:
+        other = listed_tools(await second.list_tools())
+        await second.call_tool("spreadapi_calc", {"inputs": inputs})
+        after = listed_tools(await second.list_tools())
+    assert not (differ := changed_tools(before, other)), f"two fresh connections list {differ} differently"
+    assert not (differ := changed_tools(before, after)), f"after a tools/call, {differ} listed differently"
+
+
 @pytest.mark.parametrize("revision", [LATEST, MODERN])
 async def test_unknown_tool_is_invalid_params(mcp_target, revision):
     """MCP-TOOLS-015 MUST: calling a tool the server does not have is JSON-RPC -32602 (Invalid params)."""
