@@ -97,8 +97,10 @@ class McpEndpoints:
 # -- JSON-RPC envelope checks the SDK leaves out ---------------------------------------------------
 
 
-def _invalid_request(message: str) -> JSONResponse:
-    body = {"jsonrpc": "2.0", "id": None, "error": {"code": types.INVALID_REQUEST, "message": message}}
+def _invalid_request(message: str, *, json_rpc_1_style: bool = False) -> JSONResponse:
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": None, "error": {"code": types.INVALID_REQUEST, "message": message}}
+    if json_rpc_1_style:  # the fault mcp-errors-json-rpc-1-style: JSON-RPC 1.0 sent result null beside error
+        body = {"jsonrpc": "2.0", "id": None, "result": None, "error": body["error"]}
     return JSONResponse(body, 400)
 
 
@@ -190,7 +192,8 @@ class _Endpoint:
                 await Response("Request body too large", 413)(scope, receive, send)
                 return
             if not active(request, "mcp-envelope-unchecked") and (problem := _envelope_problem(raw)):
-                await _invalid_request(problem)(scope, receive, send)
+                old_style = active(request, "mcp-errors-json-rpc-1-style")
+                await _invalid_request(problem, json_rpc_1_style=old_style)(scope, receive, send)
                 return
             if (refusal := _faulty_version_refusal(request)) is not None:
                 await refusal(scope, receive, send)

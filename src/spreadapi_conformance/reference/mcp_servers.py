@@ -167,6 +167,9 @@ async def _no_templates(ctx: ServerRequestContext[Any, Any], params: Any) -> typ
 
 
 async def _read_resource(ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams) -> Any:
+    if active(_access(ctx)[1].faults, "mcp-resource-not-found-32002"):
+        # The fault: 2025-11-25's code for a missing resource, kept at 2026-07-28, which retired it.
+        raise MCPError(-32002, f"Resource not found: {params.uri}", {"uri": params.uri})
     raise MCPError(types.INVALID_PARAMS, f"Resource not found: {params.uri}", {"uri": params.uri})
 
 

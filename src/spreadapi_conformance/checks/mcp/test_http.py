@@ -14,6 +14,7 @@ the other revisions' variants.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ from ._support import (
     rpc_error,
     said,
     service_session,
+    transcript,
     transport_endpoint,
 )
 
@@ -474,3 +476,79 @@ async def test_invalid_origin_is_refused_at_2025_06_18(mcp_target, client):
     revision_premise(mcp_target, revision, result(good, 1).get("protocolVersion"))
     bad = await post(client, endpoint, initialize_message(revision), origin="https://evil.example")
     assert 400 <= bad.status_code < 500, f"Origin https://evil.example: {said(bad)}"
+
+
+def shape_problem(message: dict[str, Any]) -> str | None:
+    """What makes a message the server sent malformed: a response (an id, no method) with both or neither of
+    result and error, or a notification with an id."""
+    method = message.get("method")
+    if method is None and "id" in message and ("result" in message) == ("error" in message):
+        return "a response with both result and error" if "result" in message else "a response with neither"
+    if isinstance(method, str) and method.startswith("notifications/") and "id" in message:
+        return "a notification with an id"
+    return None
+
+
+async def test_responses_carry_result_or_error(mcp_target, client):
+    """MCP-HTTP-039 MUST NOT: no response the server sends carries both result and error (each carries exactly
+    one), and no notification it sends carries an id; judged on every message of an ordinary transcript
+    (handshake era, and 2026-07-28 when served), errors included."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    problems = []
+    for exchange in await transcript(client, endpoint):
+        for message in exchange.messages():
+            if problem := shape_problem(message):
+                problems.append(f"{exchange.what}: {problem}: {json.dumps(message)[:300]}")
+    assert not problems, "; ".join(problems)
+
+
+_LABEL = r"[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# basic, General fields, _meta: an optional prefix of dot-separated labels ending in a slash, then a name that,
+# unless empty, begins and ends alphanumeric with hyphens, underscores and dots between.
+META_KEY = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*/)?(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)?")
+
+
+def meta_keys(value: Any) -> list[str]:
+    """Every key of every _meta object anywhere in ``value``."""
+    if isinstance(value, list):
+        return [key for item in value for key in meta_keys(item)]
+    if not isinstance(value, dict):
+        return []
+    found = list(value["_meta"]) if isinstance(value.get("_meta"), dict) else []
+    return found + [key for item in value.values() for key in meta_keys(item)]
+
+
+async def test_meta_keys_follow_the_naming_rules(mcp_target, client):
+    """MCP-HTTP-040 MUST: every _meta key in what the server sends (results, tool definitions, errors) follows
+    the naming rules: an optional prefix of dot-separated labels (each starting with a letter, ending with a
+    letter or digit) and a slash, then a name beginning and ending alphanumeric."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    bad = {}
+    for exchange in await transcript(client, endpoint):
+        for message in exchange.messages():
+            for key in meta_keys(message):
+                if not META_KEY.fullmatch(key):
+                    bad.setdefault(key, exchange.what)
+    assert not bad, "; ".join(f"{key!r} (in the answer to {what})" for key, what in bad.items())
+
+
+DEFINED_RESERVED = {-32020, -32021, -32022}  # 2026-07-28 basic, Error Codes: defined in -32020..-32099
+RETIRED = {-32002, -32042}  # codes of earlier revisions 2026-07-28 forbids
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_modern_error_codes_are_defined_ones(mcp_target, client, revision):
+    """MCP-HTTP-041 MUST NOT: at 2026-07-28 the server emits no error code of the range the specification reserves
+    (-32020 to -32099) that it does not define (only -32020, -32021, -32022), nor the retired -32002 and -32042;
+    judged on every error of an ordinary transcript (an unknown method, tool and resource, a mismatched and an
+    unsupported version)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    wrong = []
+    for exchange in await transcript(client, endpoint):
+        for message in exchange.messages() if exchange.modern else []:
+            code = message.get("error", {}).get("code") if isinstance(message.get("error"), dict) else None
+            reserved = isinstance(code, int) and -32099 <= code <= -32020 and code not in DEFINED_RESERVED
+            if reserved or code in RETIRED:
+                wrong.append(f"{exchange.what}: code {code}: {json.dumps(message)[:300]}")
+    assert not wrong, "; ".join(wrong)

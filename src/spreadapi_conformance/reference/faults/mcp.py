@@ -170,4 +170,24 @@ FAULTS = (
         "changes the tools/list answer",
         ("MCP-TOOLS-019",),
     ),
+    Fault(
+        "mcp-errors-json-rpc-1-style",
+        "MCP-TRANSPORT",
+        "the endpoint's own JSON-RPC errors are written JSON-RPC 1.0 style, with result null beside error",
+        ("MCP-HTTP-039",),
+    ),
+    Fault(
+        "mcp-meta-key-malformed",
+        "MCP-TOOLS",
+        "spreadapi_get_details returns the service id in _meta under spreadapi:serviceId, a key the _meta naming "
+        "rules do not allow",
+        ("MCP-HTTP-040",),
+    ),
+    Fault(
+        "mcp-resource-not-found-32002",
+        "MCP-TRANSPORT",
+        "reading an unknown resource is error -32002 at every revision, as 2025-11-25 had it; 2026-07-28 retired "
+        "that code",
+        ("MCP-HTTP-041",),
+    ),
 )
