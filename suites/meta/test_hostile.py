@@ -130,3 +130,37 @@ def test_a_legal_answer_echoing_a_deep_input_passes(tmp_path: Path):
         run = certify(tmp_path / "reports", "--target", str(target), "-k", "test_deeply_nested_json", "--no-progress")
     check = next(c for c in run.json()["checks"] if c["id"] == "REST-ERR-006")
     assert check["outcome"] == "passed", check
+
+
+def latin1_mcp_app():
+    """One MCP endpoint that answers initialize (and every request after it) in Latin-1, as it declares: a server
+    that breaks the transports' UTF-8 rule, which the reference cannot be made to break where the bug would live
+    (its answers are serialised by the MCP SDK)."""
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def mcp(request: Request) -> Response:
+        message = json.loads(await request.body())
+        if "id" not in message:
+            return Response(status_code=202)
+        info = {"name": "Café", "version": "1"}
+        result = {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": info, "tools": []}
+        body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}, ensure_ascii=False)
+        return Response(body.encode("latin-1"), media_type="application/json; charset=iso-8859-1")
+
+    return Starlette(routes=[Route("/mcp", mcp, methods=["POST"])])
+
+
+def test_a_body_in_another_charset_fails_the_utf_8_check(tmp_path: Path):
+    """MCP-HTTP-042 fails a server whose JSON-RPC answers are Latin-1 (declared, and not decodable as UTF-8)."""
+    with uvicorn_thread(latin1_mcp_app(), name="latin1") as base:
+        target = tmp_path / "latin1.toml"
+        text = f'base_url = "{base}"\nclaims = ["claude-desktop"]\n[paths]\nsingle_service_mcp = "/mcp"\n'
+        target.write_text(text, encoding="utf-8")
+        run = certify(tmp_path / "reports", "--target", str(target), "-k", "MCP-HTTP-042", "--no-progress")
+    check = next(c for c in run.json()["checks"] if c["id"] == "MCP-HTTP-042")
+    assert check["outcome"] == "failed" and "charset=iso-8859-1" in check["reason"], check

@@ -501,13 +501,15 @@ class Exchange:
     modern: bool  # sent as a 2026-07-28 request
     response: httpx.Response
 
-    def messages(self) -> list[dict[str, Any]]:
-        """Its JSON-RPC messages (none for an empty answer or a body that is neither JSON nor an event stream:
-        a transport error may carry a body of its own)."""
+    @property
+    def carries_json_rpc(self) -> bool:
+        """Whether the answer has a JSON or event-stream body (a transport error may carry a body of its own)."""
         kind = self.response.headers.get("content-type", "")
-        if not self.response.content or not kind.startswith(("application/json", "text/event-stream")):
-            return []
-        return messages(self.response)
+        return bool(self.response.content) and kind.startswith(("application/json", "text/event-stream"))
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Its JSON-RPC messages (none when it carries no JSON-RPC body)."""
+        return messages(self.response) if self.carries_json_rpc else []
 
 
 NO_SUCH_TOOL = "spreadapi_conformance_no_such_tool"

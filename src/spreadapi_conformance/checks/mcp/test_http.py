@@ -552,3 +552,27 @@ async def test_modern_error_codes_are_defined_ones(mcp_target, client, revision)
             if reserved or code in RETIRED:
                 wrong.append(f"{exchange.what}: code {code}: {json.dumps(message)[:300]}")
     assert not wrong, "; ".join(wrong)
+
+
+def encoding_problem(response: httpx.Response) -> str | None:
+    """What keeps a JSON-RPC body from being UTF-8: a charset other than utf-8, or bytes that do not decode."""
+    kind = response.headers.get("content-type", "")
+    charset = next((p.split("=", 1)[1].strip().strip('"') for p in kind.split(";")[1:] if "=" in p), None)
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        return f"declares charset={charset}"
+    try:
+        response.content.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        return f"is not UTF-8 ({exc.reason} at byte {exc.start})"
+    return None
+
+
+async def test_json_rpc_bodies_are_utf_8(mcp_target, client):
+    """MCP-HTTP-042 MUST: every JSON-RPC body the server sends (JSON or an event stream) is UTF-8: it decodes
+    strictly as UTF-8 and declares no other charset; judged on every answer of an ordinary transcript."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    problems = []
+    for exchange in await transcript(client, endpoint):
+        if exchange.carries_json_rpc and (problem := encoding_problem(exchange.response)):
+            problems.append(f"the answer to {exchange.what} {problem}: {said(exchange.response)}")
+    assert not problems, "; ".join(problems)
