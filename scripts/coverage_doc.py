@@ -49,6 +49,7 @@ MCP_PAGES = {
     "server/discover": "MCP lifecycle",
     "basic/versioning": "MCP lifecycle",
     "server/utilities/caching": "MCP utilities",
+    "server/utilities/logging": "MCP utilities",
 }
 
 

@@ -61,9 +61,9 @@ MAX_BODY_BYTES = DEFAULT_MAX_REQUEST_BODY_SIZE  # 4 MiB, the SDK's limit (413 ab
 class McpEndpoints:
     """The app's MCP servers and, while its lifespan runs, their session managers."""
 
-    def __init__(self, configured_base_url: str | None) -> None:
+    def __init__(self, configured_base_url: str | None, faults: frozenset[str] = frozenset()) -> None:
         self.security = transport_security(configured_base_url)
-        self.servers: dict[Family, Server[Any]] = {family: build_server(family) for family in FAMILIES}
+        self.servers: dict[Family, Server[Any]] = {family: build_server(family, faults) for family in FAMILIES}
         self._managers: dict[Family, StreamableHTTPSessionManager] | None = None
 
     @property

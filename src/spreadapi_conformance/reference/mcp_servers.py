@@ -128,6 +128,12 @@ def _with_faults(tool: types.Tool, faults: frozenset[str]) -> types.Tool:
 
 async def _call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> types.CallToolResult:
     access, catalog = _access(ctx)
+    if active(catalog.faults, "mcp-logs-every-call") or active(catalog.faults, "mcp-logs-without-capability"):
+        # The fault: every call is logged by hand, whatever the client asked for (the SDK's ctx.log would
+        # honour a 2026-07-28 request's opt-in and the handshake era's logging/setLevel).
+        logged = types.LoggingMessageNotificationParams(level="info", logger="spreadapi", data=f"{params.name} called")
+        notification = types.LoggingMessageNotification(params=logged)
+        await ctx.session.send_notification(notification, related_request_id=ctx.request_id)
     if active(catalog.faults, "mcp-tool-description-counts-calls"):
         calls = _calls(catalog)
         for service in access.services:
@@ -187,7 +193,7 @@ async def _ping(ctx: ServerRequestContext[Any, Any], params: types.RequestParams
     return types.EmptyResult()
 
 
-def build_server(family: Family) -> Server[Any]:
+def build_server(family: Family, faults: frozenset[str] = frozenset()) -> Server[Any]:
     names = {"service": "spreadapi-service", "bridge": "spreadapi-bridge", "oauth": "spreadapi"}
     server: Server[Any] = Server(
         names[family],
@@ -205,6 +211,8 @@ def build_server(family: Family) -> Server[Any]:
         on_ping=_ping,
     )
     server.add_request_handler("server/discover", types.RequestParams, _discover)
-    server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _set_level)
+    if not active(faults, "mcp-logs-without-capability"):
+        # The handler is what makes the SDK declare the logging capability; the fault leaves it out.
+        server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _set_level)
     server.middleware.append(_PerCaller())
     return server

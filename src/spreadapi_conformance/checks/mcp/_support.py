@@ -572,7 +572,7 @@ async def _modern_exchanges(client: httpx.AsyncClient, endpoint: Endpoint) -> li
         await send("an unsupported version", unsupported, headers, **{"mcp-protocol-version": "1999-01-01"}),
         await send("a mismatched version header", mismatched, headers),
     ]
-    if "resources" in _capabilities(discovered):
+    if "resources" in capabilities_of(discovered):
         read, headers = modern_request("resources/read", 7, uri=NO_SUCH_RESOURCE)
         found.append(await send("an unknown resource", read, headers, **{"mcp-name": NO_SUCH_RESOURCE}))
     if READ_ONLY_TOOL in _tool_names(found[1]):
@@ -593,6 +593,6 @@ def _tool_names(exchange: Exchange) -> list[str]:
     return [t.get("name") for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
 
 
-def _capabilities(exchange: Exchange) -> dict[str, Any]:
+def capabilities_of(exchange: Exchange) -> dict[str, Any]:
     capabilities = _result_of(exchange).get("capabilities")
     return capabilities if isinstance(capabilities, dict) else {}

@@ -30,7 +30,9 @@ from ._support import (
     REVISIONS,
     SERVICE_TOOLS,
     Endpoint,
+    Exchange,
     RawSession,
+    capabilities_of,
     initialize_message,
     instructions,
     modern_request,
@@ -576,3 +578,41 @@ async def test_json_rpc_bodies_are_utf_8(mcp_target, client):
         if exchange.carries_json_rpc and (problem := encoding_problem(exchange.response)):
             problems.append(f"the answer to {exchange.what} {problem}: {said(exchange.response)}")
     assert not problems, "; ".join(problems)
+
+
+def log_messages(exchange: Exchange) -> list[dict[str, Any]]:
+    return [m for m in exchange.messages() if m.get("method") == "notifications/message"]
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_no_log_messages_unless_asked(mcp_target, client, revision):
+    """MCP-HTTP-043 MUST NOT: at 2026-07-28 the server sends no notifications/message in answer to a request whose
+    _meta carries no io.modelcontextprotocol/logLevel (none of the transcript's requests asks for log messages)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    logged = [
+        f"{exchange.what}: {json.dumps(message)[:200]}"
+        for exchange in await transcript(client, endpoint)
+        if exchange.modern
+        for message in log_messages(exchange)
+    ]
+    assert not logged, "log messages nobody asked for: " + "; ".join(logged)
+
+
+def declared_capabilities(exchanges: list[Exchange], what: str) -> dict[str, Any]:
+    """The capabilities the answer to ``what`` (initialize, server/discover) declared ({} when none came)."""
+    return next((capabilities_of(e) for e in exchanges if e.what == what), {})
+
+
+async def test_log_messages_only_with_the_logging_capability(mcp_target, client):
+    """MCP-HTTP-044 MUST: a server that sends notifications/message declares the logging capability (in the
+    initialize result of that session, or in server/discover at 2026-07-28); judged on every message of an
+    ordinary transcript."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    exchanges = await transcript(client, endpoint)
+    undeclared = []
+    for modern, declaring in ((False, "initialize"), (True, "server/discover")):
+        logged = [e.what for e in exchanges if e.modern is modern and log_messages(e)]
+        if logged and "logging" not in declared_capabilities(exchanges, declaring):
+            undeclared.append(f"log messages answer {', '.join(logged)}, but {declaring} declared no logging")
+    assert not undeclared, "; ".join(undeclared)

@@ -190,4 +190,17 @@ FAULTS = (
         "that code",
         ("MCP-HTTP-041",),
     ),
+    Fault(
+        "mcp-logs-every-call",
+        "MCP-TOOLS",
+        "every tools/call sends a notifications/message log line, whether or not the client asked for log messages",
+        ("MCP-HTTP-043",),
+    ),
+    Fault(
+        "mcp-logs-without-capability",
+        "MCP-TOOLS",
+        "every tools/call sends a notifications/message log line while the server, which registers no "
+        "logging/setLevel, does not declare the logging capability",
+        ("MCP-HTTP-044",),
+    ),
 )
