@@ -198,6 +198,9 @@ class _Endpoint:
             if (refusal := _faulty_version_refusal(request)) is not None:
                 await refusal(scope, receive, send)
                 return
+            if active(request, "mcp-name-sentinel-not-decoded") and _name_header_differs(request, raw):
+                await _header_mismatch("Mcp-Name header does not match the body")(scope, receive, send)
+                return
             if active(request, "mcp-version-header-from-body"):
                 scope["headers"] = _version_header_from_body(scope["headers"], raw)
             receive = _replaying(raw, receive)
@@ -231,6 +234,23 @@ def _faulty_version_refusal(request: Request) -> Response | None:
     if version is None or version in SUPPORTED_PROTOCOL_VERSIONS:
         return None
     return _invalid_request(f"Bad Request: unsupported protocol version {version}")
+
+
+def _name_header_differs(request: Request, raw: bytes) -> bool:
+    """The fault ``mcp-name-sentinel-not-decoded``: a gateway-style check of Mcp-Name against the body's name
+    (or uri) that compares the header as it came, without decoding its =?base64?…?= form."""
+    header = request.headers.get("mcp-name")
+    try:
+        params = json.loads(raw)["params"]
+        named = params.get("name", params.get("uri"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return header is not None and isinstance(named, str) and header != named
+
+
+def _header_mismatch(message: str) -> JSONResponse:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32020, "message": message}}
+    return JSONResponse(body, 400)
 
 
 def _version_header_from_body(headers: list[tuple[bytes, bytes]], raw: bytes) -> list[tuple[bytes, bytes]]:

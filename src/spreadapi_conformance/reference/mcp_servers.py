@@ -8,6 +8,7 @@ server name and instructions (``mcp_guidance``).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import mcp.types as types
@@ -123,7 +124,19 @@ def _with_faults(tool: types.Tool, faults: frozenset[str]) -> types.Tool:
         tool = tool.model_copy(update={"input_schema": untyped})
     if active(faults, "mcp-no-output-schema"):
         tool = tool.model_copy(update={"output_schema": None, "annotations": None})
+    if active(faults, "mcp-number-inputs-mirrored") and tool.name == "spreadapi_calc":
+        tool = tool.model_copy(update={"input_schema": _numbers_mirrored(tool.input_schema)})
     return tool
+
+
+def _numbers_mirrored(schema: dict[str, Any]) -> dict[str, Any]:
+    """The fault ``mcp-number-inputs-mirrored``: every number input is marked for mirroring into an
+    Mcp-Param header, which x-mcp-header does not allow for type number."""
+    mirrored = copy.deepcopy(schema)
+    for name, prop in mirrored["properties"]["inputs"].get("properties", {}).items():
+        if prop.get("type") == "number":
+            prop["x-mcp-header"] = name.title()
+    return mirrored
 
 
 async def _call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> types.CallToolResult:

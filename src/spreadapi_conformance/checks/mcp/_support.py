@@ -162,6 +162,25 @@ def revision_premise(target: Target, revision: str, negotiated: str | None) -> N
         )
 
 
+async def modern_premise(client: httpx.AsyncClient, target: Target, endpoint: Endpoint) -> None:
+    """The 2026-07-28 checks apply to a server that serves 2026-07-28 (server/discover answers and offers it)
+    or whose target file claims it; a server that refuses the revision outright would otherwise pass the
+    checks that expect a 400."""
+    message, headers = modern_request("server/discover")
+    discovered = await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers})
+    served = False
+    if discovered.status_code == 200:
+        try:
+            served = MODERN in (result(discovered, 1).get("supportedVersions") or [])
+        except AssertionError:
+            served = False
+    if served:
+        return
+    if MODERN in target.spec.mcp_revisions:
+        raise AssertionError(f"the target file claims {MODERN}, but server/discover answered {said(discovered)}")
+    not_applicable(f"the server does not serve MCP {MODERN} (server/discover: HTTP {discovered.status_code})")
+
+
 @contextlib.asynccontextmanager
 async def running(app: Any) -> AsyncIterator[None]:
     """The app's lifespan, as a server runs it (in-process ASGI transports skip it); no-op for None.

@@ -14,6 +14,7 @@ the other revisions' variants.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -22,19 +23,23 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ..premise import not_applicable
+from ..premise import control_failed, not_applicable
 from ._support import (
     JSON_RPC_HEADERS,
     LATEST,
     MODERN,
+    NO_SUCH_TOOL,
+    READ_ONLY_TOOL,
     REVISIONS,
     SERVICE_TOOLS,
     Endpoint,
     Exchange,
     RawSession,
+    answer,
     capabilities_of,
     initialize_message,
     instructions,
+    modern_premise,
     modern_request,
     request_message,
     result,
@@ -75,25 +80,6 @@ async def post(client: httpx.AsyncClient, endpoint: Endpoint, message: Any, **he
 def own_origin(target: Target) -> str:
     parts = urlsplit(target.base_url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-async def modern_premise(client: httpx.AsyncClient, target: Target, endpoint: Endpoint) -> None:
-    """The 2026-07-28 checks apply to a server that serves 2026-07-28 (server/discover answers and offers it)
-    or whose target file claims it; a server that refuses the revision outright would otherwise pass the
-    checks that expect a 400."""
-    message, headers = modern_request("server/discover")
-    discovered = await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers})
-    served = False
-    if discovered.status_code == 200:
-        try:
-            served = MODERN in (result(discovered, 1).get("supportedVersions") or [])
-        except AssertionError:
-            served = False
-    if served:
-        return
-    if MODERN in target.spec.mcp_revisions:
-        raise AssertionError(f"the target file claims {MODERN}, but server/discover answered {said(discovered)}")
-    not_applicable(f"the server does not serve MCP {MODERN} (server/discover: HTTP {discovered.status_code})")
 
 
 @pytest.mark.parametrize("revision", REVISIONS)
@@ -616,3 +602,44 @@ async def test_log_messages_only_with_the_logging_capability(mcp_target, client)
         if logged and "logging" not in declared_capabilities(exchanges, declaring):
             undeclared.append(f"log messages answer {', '.join(logged)}, but {declaring} declared no logging")
     assert not undeclared, "; ".join(undeclared)
+
+
+def sentinel(value: str) -> str:
+    """``value`` in the Base64 sentinel form of header values (=?base64?…?=, the UTF-8 bytes encoded)."""
+    return "=?base64?" + base64.b64encode(value.encode()).decode() + "?="
+
+
+def outcome(response: httpx.Response, request_id: int) -> str:
+    """An answer in a few words: a result, or the JSON-RPC error code (what two answers are compared by)."""
+    try:
+        replied = answer(response, request_id)
+    except AssertionError:
+        try:  # an error the server could not tie to the request (id null)
+            return f"error {rpc_error(response)['code']}"
+        except AssertionError:
+            return f"HTTP {response.status_code} without an answer"
+    error = replied.get("error")
+    return "a result" if "result" in replied else f"error {error.get('code') if isinstance(error, dict) else error}"
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_encoded_name_header_is_decoded(mcp_target, client, revision):
+    """MCP-HTTP-045 MUST: at 2026-07-28 a tools/call whose Mcp-Name carries the tool's name in the Base64 sentinel
+    form (=?base64?…?=) is decoded before it is compared with the body: it is answered as the same call with the
+    plain name is, never refused as a HeaderMismatch (-32020)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    listed, headers = modern_request("tools/list", 1)
+    names = result(await client.post(endpoint.path, json=listed, headers={**headers, **endpoint.headers}), 1)
+    # Only a tool that only describes is called for real; on any other server an unknown tool is answered alike.
+    known = {t.get("name") for t in names.get("tools", []) if isinstance(t, dict)}
+    tool = READ_ONLY_TOOL if READ_ONLY_TOOL in known else NO_SUCH_TOOL
+    answers = {}
+    for request_id, name_header in ((2, tool), (3, sentinel(tool))):
+        message, headers = modern_request("tools/call", request_id, name=tool, arguments={})
+        headers = {**headers, **endpoint.headers, "mcp-name": name_header}
+        answers[name_header] = outcome(await client.post(endpoint.path, json=message, headers=headers), request_id)
+    plain, encoded = answers[tool], answers[sentinel(tool)]
+    if plain == "error -32020":
+        control_failed(f"tools/call {tool} with its plain Mcp-Name is refused as a HeaderMismatch too")
+    assert encoded == plain, f"with Mcp-Name {sentinel(tool)}: {encoded}; with the plain name: {plain}"

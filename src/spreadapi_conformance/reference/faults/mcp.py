@@ -203,4 +203,18 @@ FAULTS = (
         "logging/setLevel, does not declare the logging capability",
         ("MCP-HTTP-044",),
     ),
+    Fault(
+        "mcp-name-sentinel-not-decoded",
+        "MCP-TRANSPORT",
+        "a gateway-style check compares Mcp-Name with the body's name as it came, without decoding the "
+        "=?base64?…?= form: a correctly encoded name is refused as a HeaderMismatch",
+        ("MCP-HTTP-045",),
+    ),
+    Fault(
+        "mcp-number-inputs-mirrored",
+        "MCP-TOOLS",
+        "spreadapi_calc marks every number input with x-mcp-header, which the rules allow on integer, string and "
+        "boolean properties only",
+        ("MCP-TOOLS-020",),
+    ),
 )
