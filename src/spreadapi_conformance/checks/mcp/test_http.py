@@ -10,6 +10,11 @@ server negotiates that revision or the target file claims it (``mcp_revisions``)
 offer of 2025-03-26 with 2025-06-18 made a correct counter-offer. The checks of 2026-07-28 are parametrized
 over that one revision, so ``--spreadapi-mcp-revision`` (certify ``--mcp-revision``) leaves them out like
 the other revisions' variants.
+
+MCP-HTTP-039..044 judge every message of one ordinary transcript (``_support.transcript``: what a client sends,
+good and bad, in a handshake-era session and at 2026-07-28 when served), so a rule about every message (result
+or error, notifications without id, ``_meta`` key names, UTF-8, defined error codes, log messages) is judged on
+errors and results alike; the transcript calls no tool for real but spreadapi_get_details, which only describes.
 """
 
 from __future__ import annotations
