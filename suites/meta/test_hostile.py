@@ -132,6 +132,13 @@ def test_a_legal_answer_echoing_a_deep_input_passes(tmp_path: Path):
     assert check["outcome"] == "passed", check
 
 
+def one_endpoint_target(path: Path, base_url: str) -> Path:
+    """The target file of an MCP server that is not SpreadAPI: its one endpoint at /mcp."""
+    text = f'base_url = "{base_url}"\nclaims = ["claude-desktop"]\n[paths]\nsingle_service_mcp = "/mcp"\n'
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def latin1_mcp_app():
     """One MCP endpoint that answers initialize (and every request after it) in Latin-1, as it declares: a server
     that breaks the transports' UTF-8 rule, which the reference cannot be made to break where the bug would live
@@ -158,9 +165,55 @@ def latin1_mcp_app():
 def test_a_body_in_another_charset_fails_the_utf_8_check(tmp_path: Path):
     """MCP-HTTP-042 fails a server whose JSON-RPC answers are Latin-1 (declared, and not decodable as UTF-8)."""
     with uvicorn_thread(latin1_mcp_app(), name="latin1") as base:
-        target = tmp_path / "latin1.toml"
-        text = f'base_url = "{base}"\nclaims = ["claude-desktop"]\n[paths]\nsingle_service_mcp = "/mcp"\n'
-        target.write_text(text, encoding="utf-8")
+        target = one_endpoint_target(tmp_path / "latin1.toml", base)
         run = certify(tmp_path / "reports", "--target", str(target), "-k", "MCP-HTTP-042", "--no-progress")
     check = next(c for c in run.json()["checks"] if c["id"] == "MCP-HTTP-042")
     assert check["outcome"] == "failed" and "charset=iso-8859-1" in check["reason"], check
+
+
+MODERN_REVISION = "2026-07-28"
+
+
+def asking_mcp_app():
+    """One MCP endpoint that serves 2026-07-28 and, on every answer but server/discover's, first sends a request
+    of its own (roots/list) on the event stream, as 2025-11-25 allowed and 2026-07-28 forbids: no SDK server
+    does it, so the reference cannot be made to."""
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    hints = {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"}
+    results = {
+        "initialize": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "serverInfo": {"name": "asking", "version": "1"},
+        },
+        "server/discover": {**hints, "supportedVersions": [MODERN_REVISION], "capabilities": {}},
+    }
+
+    async def mcp(request: Request) -> Response:
+        message = json.loads(await request.body())
+        if not isinstance(message, dict) or "id" not in message:
+            return Response(status_code=202)
+        method = message.get("method", "")
+        answer = {"jsonrpc": "2.0", "id": message["id"], "result": results.get(method, {**hints, "tools": []})}
+        if method in ("initialize", "server/discover"):
+            return JSONResponse(answer)
+        ask = {"jsonrpc": "2.0", "id": "server-1", "method": "roots/list"}
+        events = "".join(f"event: message\ndata: {json.dumps(m)}\n\n" for m in (ask, answer))
+        return Response(events, media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/mcp", mcp, methods=["POST"])])
+
+
+def test_a_request_on_a_modern_answer_fails(tmp_path: Path):
+    """MCP-HTTP-046 fails a server that sends a request of its own on a 2026-07-28 answer."""
+    with uvicorn_thread(asking_mcp_app(), name="asking") as base:
+        target = one_endpoint_target(tmp_path / "asking.toml", base)
+        run = certify(tmp_path / "reports", "--target", str(target), "-k", "MCP-HTTP-046", "--no-progress")
+    check = next(c for c in run.json()["checks"] if c["id"] == "MCP-HTTP-046")
+    assert check["outcome"] == "failed" and "roots/list" in check["reason"], check

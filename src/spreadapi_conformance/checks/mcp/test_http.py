@@ -648,3 +648,20 @@ async def test_encoded_name_header_is_decoded(mcp_target, client, revision):
     if plain == "error -32020":
         control_failed(f"tools/call {tool} with its plain Mcp-Name is refused as a HeaderMismatch too")
     assert encoded == plain, f"with Mcp-Name {sentinel(tool)}: {encoded}; with the plain name: {plain}"
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_no_server_requests_on_a_modern_answer(mcp_target, client, revision):
+    """MCP-HTTP-046 MUST NOT: at 2026-07-28 the server sends no JSON-RPC request of its own (a message with a
+    method and an id) on a request's answer: what it needs from the client comes as an input-required result.
+    Judged on every 2026-07-28 answer of an ordinary transcript."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    sent = [
+        f"{exchange.what}: {json.dumps(message)[:200]}"
+        for exchange in await transcript(client, endpoint)
+        if exchange.modern
+        for message in exchange.messages()
+        if "method" in message and "id" in message
+    ]
+    assert not sent, "requests of the server's own on a 2026-07-28 answer: " + "; ".join(sent)
