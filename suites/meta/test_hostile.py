@@ -7,6 +7,7 @@ credentials of their own run too."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,11 +133,14 @@ def test_a_legal_answer_echoing_a_deep_input_passes(tmp_path: Path):
     assert check["outcome"] == "passed", check
 
 
-def one_endpoint_target(path: Path, base_url: str) -> Path:
-    """The target file of an MCP server that is not SpreadAPI: its one endpoint at /mcp."""
-    text = f'base_url = "{base_url}"\nclaims = ["claude-desktop"]\n[paths]\nsingle_service_mcp = "/mcp"\n'
-    path.write_text(text, encoding="utf-8")
-    return path
+def one_endpoint_check(tmp_path: Path, app: Any, requirement: str) -> dict[str, Any]:
+    """``requirement`` as certify reports it for ``app``, an MCP server that is not SpreadAPI (one endpoint, /mcp)."""
+    with uvicorn_thread(app, name=requirement) as base:
+        target = tmp_path / "one-endpoint.toml"
+        text = f'base_url = "{base}"\nclaims = ["claude-desktop"]\n[paths]\nsingle_service_mcp = "/mcp"\n'
+        target.write_text(text, encoding="utf-8")
+        run = certify(tmp_path / "reports", "--target", str(target), "-k", requirement, "--no-progress")
+    return next(c for c in run.json()["checks"] if c["id"] == requirement)
 
 
 def latin1_mcp_app():
@@ -164,10 +168,7 @@ def latin1_mcp_app():
 
 def test_a_body_in_another_charset_fails_the_utf_8_check(tmp_path: Path):
     """MCP-HTTP-042 fails a server whose JSON-RPC answers are Latin-1 (declared, and not decodable as UTF-8)."""
-    with uvicorn_thread(latin1_mcp_app(), name="latin1") as base:
-        target = one_endpoint_target(tmp_path / "latin1.toml", base)
-        run = certify(tmp_path / "reports", "--target", str(target), "-k", "MCP-HTTP-042", "--no-progress")
-    check = next(c for c in run.json()["checks"] if c["id"] == "MCP-HTTP-042")
+    check = one_endpoint_check(tmp_path, latin1_mcp_app(), "MCP-HTTP-042")
     assert check["outcome"] == "failed" and "charset=iso-8859-1" in check["reason"], check
 
 
@@ -212,8 +213,5 @@ def asking_mcp_app():
 
 def test_a_request_on_a_modern_answer_fails(tmp_path: Path):
     """MCP-HTTP-046 fails a server that sends a request of its own on a 2026-07-28 answer."""
-    with uvicorn_thread(asking_mcp_app(), name="asking") as base:
-        target = one_endpoint_target(tmp_path / "asking.toml", base)
-        run = certify(tmp_path / "reports", "--target", str(target), "-k", "MCP-HTTP-046", "--no-progress")
-    check = next(c for c in run.json()["checks"] if c["id"] == "MCP-HTTP-046")
+    check = one_endpoint_check(tmp_path, asking_mcp_app(), "MCP-HTTP-046")
     assert check["outcome"] == "failed" and "roots/list" in check["reason"], check

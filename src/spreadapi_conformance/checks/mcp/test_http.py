@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -571,22 +572,33 @@ async def test_json_rpc_bodies_are_utf_8(mcp_target, client):
     assert not problems, "; ".join(problems)
 
 
+def is_log_message(message: dict[str, Any]) -> bool:
+    return message.get("method") == "notifications/message"
+
+
 def log_messages(exchange: Exchange) -> list[dict[str, Any]]:
-    return [m for m in exchange.messages() if m.get("method") == "notifications/message"]
+    return [m for m in exchange.messages() if is_log_message(m)]
+
+
+async def modern_messages(client: httpx.AsyncClient, target: Target, wanted: Callable[[dict], bool]) -> list[str]:
+    """The messages ``wanted`` picks among the 2026-07-28 answers of the transcript, each in a line (premise: the
+    server serves 2026-07-28)."""
+    endpoint = await transport_endpoint(client, target)
+    await modern_premise(client, target, endpoint)
+    return [
+        f"{exchange.what}: {json.dumps(message)[:200]}"
+        for exchange in await transcript(client, endpoint)
+        if exchange.modern
+        for message in exchange.messages()
+        if wanted(message)
+    ]
 
 
 @pytest.mark.parametrize("revision", [MODERN])
 async def test_no_log_messages_unless_asked(mcp_target, client, revision):
     """MCP-HTTP-043 MUST NOT: at 2026-07-28 the server sends no notifications/message in answer to a request whose
     _meta carries no io.modelcontextprotocol/logLevel (none of the transcript's requests asks for log messages)."""
-    endpoint = await transport_endpoint(client, mcp_target)
-    await modern_premise(client, mcp_target, endpoint)
-    logged = [
-        f"{exchange.what}: {json.dumps(message)[:200]}"
-        for exchange in await transcript(client, endpoint)
-        if exchange.modern
-        for message in log_messages(exchange)
-    ]
+    logged = await modern_messages(client, mcp_target, is_log_message)
     assert not logged, "log messages nobody asked for: " + "; ".join(logged)
 
 
@@ -655,13 +667,5 @@ async def test_no_server_requests_on_a_modern_answer(mcp_target, client, revisio
     """MCP-HTTP-046 MUST NOT: at 2026-07-28 the server sends no JSON-RPC request of its own (a message with a
     method and an id) on a request's answer: what it needs from the client comes as an input-required result.
     Judged on every 2026-07-28 answer of an ordinary transcript."""
-    endpoint = await transport_endpoint(client, mcp_target)
-    await modern_premise(client, mcp_target, endpoint)
-    sent = [
-        f"{exchange.what}: {json.dumps(message)[:200]}"
-        for exchange in await transcript(client, endpoint)
-        if exchange.modern
-        for message in exchange.messages()
-        if "method" in message and "id" in message
-    ]
+    sent = await modern_messages(client, mcp_target, lambda m: "method" in m and "id" in m)
     assert not sent, "requests of the server's own on a 2026-07-28 answer: " + "; ".join(sent)
