@@ -50,6 +50,7 @@ MCP_PAGES = {
     "basic/versioning": "MCP lifecycle",
     "server/utilities/caching": "MCP utilities",
     "server/utilities/logging": "MCP utilities",
+    "basic/patterns/cancellation": "MCP utilities",
 }
 
 

@@ -669,3 +669,39 @@ async def test_no_server_requests_on_a_modern_answer(mcp_target, client, revisio
     Judged on every 2026-07-28 answer of an ordinary transcript."""
     sent = await modern_messages(client, mcp_target, lambda m: "method" in m and "id" in m)
     assert not sent, "requests of the server's own on a 2026-07-28 answer: " + "; ".join(sent)
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_no_cancellation_on_a_modern_answer(mcp_target, client, revision):
+    """MCP-HTTP-048 MUST NOT: at 2026-07-28 the server sends notifications/cancelled only to end a
+    subscriptions/listen stream, so none on the answers of an ordinary transcript (which opens no such stream)."""
+    cancelled = await modern_messages(client, mcp_target, lambda m: m.get("method") == "notifications/cancelled")
+    assert not cancelled, "notifications/cancelled on a 2026-07-28 answer: " + "; ".join(cancelled)
+
+
+OLD_CLIENT_REVISIONS = ("2025-03-26", "2024-11-05")  # revisions without the MCP-Protocol-Version header
+
+
+async def negotiated(client: httpx.AsyncClient, endpoint: Endpoint, offered: str) -> str | None:
+    """The revision the server answers an initialize offering ``offered`` with (None: no initialize result)."""
+    response = await post(client, endpoint, initialize_message(offered))
+    try:
+        return result(response, 1).get("protocolVersion")
+    except AssertionError:
+        return None
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_missing_version_header_is_refused_without_old_clients(mcp_target, client, revision):
+    """MCP-HTTP-047 MUST: a server that serves 2026-07-28 and no client older than 2025-06-18 (an initialize
+    offering 2025-03-26 is not answered with 2025-03-26 or 2024-11-05) refuses a 2026-07-28 request without the
+    MCP-Protocol-Version header: 400 with JSON-RPC error -32020 (HeaderMismatch: a required header is missing)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    if await negotiated(client, endpoint, OLD_CLIENT_REVISIONS[0]) in OLD_CLIENT_REVISIONS:
+        not_applicable("the server serves clients older than 2025-06-18: it MAY take a request without the header")
+    message, headers = modern_request("tools/list", 9)
+    headers = {k: v for k, v in {**headers, **endpoint.headers}.items() if k != "mcp-protocol-version"}
+    response = await client.post(endpoint.path, json=message, headers=headers)
+    assert response.status_code == 400, said(response)
+    assert rpc_error(response)["code"] == -32020, said(response)
