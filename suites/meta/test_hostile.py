@@ -145,6 +145,17 @@ def one_endpoint_checks(tmp_path: Path, app: Any, *requirements: str) -> dict[st
     return {c["id"]: c for c in run.json()["checks"] if c["id"] in requirements}
 
 
+async def json_rpc(request: Any) -> Any:
+    """The request's JSON body, or None when it is not JSON (the small servers below answer it 400, not a
+    crash that would cut the connection under the next request)."""
+    import json
+
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
+
+
 def latin1_mcp_app():
     """One MCP endpoint that answers initialize (and every request after it) in Latin-1, as it declares: a server
     that breaks the transports' UTF-8 rule, which the reference cannot be made to break where the bug would live
@@ -157,9 +168,9 @@ def latin1_mcp_app():
     from starlette.routing import Route
 
     async def mcp(request: Request) -> Response:
-        message = json.loads(await request.body())
-        if "id" not in message:
-            return Response(status_code=202)
+        message = await json_rpc(request)
+        if not isinstance(message, dict) or "id" not in message:
+            return Response(status_code=202 if isinstance(message, dict) else 400)
         info = {"name": "Café", "version": "1"}
         result = {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": info, "tools": []}
         body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}, ensure_ascii=False)
@@ -204,9 +215,9 @@ def careless_modern_app():
     ]
 
     async def mcp(request: Request) -> Response:
-        message = json.loads(await request.body())
+        message = await json_rpc(request)
         if not isinstance(message, dict) or "id" not in message:
-            return Response(status_code=202)
+            return Response(status_code=202 if isinstance(message, dict) else 400)
         method = message.get("method", "")
         answer = {"jsonrpc": "2.0", "id": message["id"], "result": results.get(method, {**hints, "tools": []})}
         if method in ("initialize", "server/discover"):
