@@ -47,6 +47,10 @@ MCP_PAGES = {
     "server/resources": "MCP resources",
     "server/prompts": "MCP prompts",
     "server/discover": "MCP lifecycle",
+    "basic/versioning": "MCP lifecycle",
+    "server/utilities/caching": "MCP utilities",
+    "server/utilities/logging": "MCP utilities",
+    "basic/patterns/cancellation": "MCP utilities",
 }
 
 
@@ -92,7 +96,7 @@ def _citations(rid: str, text: str) -> list[Citation]:
         return [_citation(rid, text)]
     found, page, headings = [], None, []
     for item in (i.strip() for i in m.group(2).split(",")):
-        if re.fullmatch(r"(basic|server)(/[a-z]+)?", item):
+        if re.fullmatch(r"(basic|server)(/[a-z]+)*", item):
             if page:
                 found.append(Citation(rid, text, MCP_PAGES.get(page, f"MCP {page}"), tuple(headings[-1:]), m.group(1)))
             page, headings = item, []

@@ -7,6 +7,7 @@ credentials of their own run too."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,107 @@ def test_a_legal_answer_echoing_a_deep_input_passes(tmp_path: Path):
         run = certify(tmp_path / "reports", "--target", str(target), "-k", "test_deeply_nested_json", "--no-progress")
     check = next(c for c in run.json()["checks"] if c["id"] == "REST-ERR-006")
     assert check["outcome"] == "passed", check
+
+
+def one_endpoint_checks(tmp_path: Path, app: Any, *requirements: str) -> dict[str, dict[str, Any]]:
+    """The ``requirements`` as certify reports them for ``app``, an MCP server that is not SpreadAPI (its one
+    endpoint at /mcp), by ID."""
+    with uvicorn_thread(app, name="one-endpoint") as base:
+        target = tmp_path / "one-endpoint.toml"
+        text = f'base_url = "{base}"\nclaims = ["claude-desktop"]\n[paths]\nsingle_service_mcp = "/mcp"\n'
+        target.write_text(text, encoding="utf-8")
+        chosen = " or ".join(requirements)
+        run = certify(tmp_path / "reports", "--target", str(target), "-k", chosen, "--no-progress")
+    return {c["id"]: c for c in run.json()["checks"] if c["id"] in requirements}
+
+
+async def json_rpc(request: Any) -> Any:
+    """The request's JSON body, or None when it is not JSON (the small servers below answer it 400, not a
+    crash that would cut the connection under the next request)."""
+    import json
+
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
+
+
+def latin1_mcp_app():
+    """One MCP endpoint that answers initialize (and every request after it) in Latin-1, as it declares: a server
+    that breaks the transports' UTF-8 rule, which the reference cannot be made to break where the bug would live
+    (its answers are serialised by the MCP SDK)."""
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def mcp(request: Request) -> Response:
+        message = await json_rpc(request)
+        if not isinstance(message, dict) or "id" not in message:
+            return Response(status_code=202 if isinstance(message, dict) else 400)
+        info = {"name": "Café", "version": "1"}
+        result = {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": info, "tools": []}
+        body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}, ensure_ascii=False)
+        return Response(body.encode("latin-1"), media_type="application/json; charset=iso-8859-1")
+
+    return Starlette(routes=[Route("/mcp", mcp, methods=["POST"])])
+
+
+def test_a_body_in_another_charset_fails_the_utf_8_check(tmp_path: Path):
+    """MCP-HTTP-042 fails a server whose JSON-RPC answers are Latin-1 (declared, and not decodable as UTF-8)."""
+    check = one_endpoint_checks(tmp_path, latin1_mcp_app(), "MCP-HTTP-042")["MCP-HTTP-042"]
+    assert check["outcome"] == "failed" and "charset=iso-8859-1" in check["reason"], check
+
+
+MODERN_REVISION = "2026-07-28"
+
+
+def careless_modern_app():
+    """One MCP endpoint that serves 2026-07-28 (and 2025-11-25, whatever initialize offers) with three faults no
+    SDK server has, so the reference cannot be made to have them: on every answer but server/discover's it first
+    sends a request of its own (roots/list) and a notifications/cancelled, and it answers a 2026-07-28 request
+    that lacks the MCP-Protocol-Version header though it serves no client older than 2025-06-18."""
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    hints = {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"}
+    results = {
+        "initialize": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "serverInfo": {"name": "careless", "version": "1"},
+        },
+        "server/discover": {**hints, "supportedVersions": [MODERN_REVISION], "capabilities": {}},
+    }
+    asides = [
+        {"jsonrpc": "2.0", "id": "server-1", "method": "roots/list"},
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "server-0"}},
+    ]
+
+    async def mcp(request: Request) -> Response:
+        message = await json_rpc(request)
+        if not isinstance(message, dict) or "id" not in message:
+            return Response(status_code=202 if isinstance(message, dict) else 400)
+        method = message.get("method", "")
+        answer = {"jsonrpc": "2.0", "id": message["id"], "result": results.get(method, {**hints, "tools": []})}
+        if method in ("initialize", "server/discover"):
+            return JSONResponse(answer)
+        events = "".join(f"event: message\ndata: {json.dumps(m)}\n\n" for m in (*asides, answer))
+        return Response(events, media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/mcp", mcp, methods=["POST"])])
+
+
+def test_a_careless_modern_server_fails_the_transport_checks(tmp_path: Path):
+    """MCP-HTTP-046, 047 and 048 fail a 2026-07-28 server that sends a request and a cancellation of its own on
+    its answers and takes a request without MCP-Protocol-Version."""
+    checks = one_endpoint_checks(tmp_path, careless_modern_app(), "MCP-HTTP-046", "MCP-HTTP-047", "MCP-HTTP-048")
+    assert {rid: c["outcome"] for rid, c in checks.items()} == dict.fromkeys(checks, "failed"), checks
+    assert len(checks) == 3 and "roots/list" in checks["MCP-HTTP-046"]["reason"], checks
+    assert "notifications/cancelled" in checks["MCP-HTTP-048"]["reason"], checks

@@ -130,7 +130,7 @@ def build_app(
     app.state.oauth_clients = OAuthClients(store)
     app.state.oauth_codes = OAuthCodes(store)
     app.state.oauth_tokens = OAuthTokens(store, app.state.mcp_tokens)
-    app.state.mcp = mcp_endpoints.McpEndpoints(config.base_url)
+    app.state.mcp = mcp_endpoints.McpEndpoints(config.base_url, config.faults)
     return app
 
 

@@ -36,7 +36,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..fixtures import ServiceDef
-from .credentials import MCP_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX, SERVICE_TOKEN_PREFIX, token_hash, validated_service_token
+from .credentials import (
+    MCP_TOKEN_PREFIX,
+    OAUTH_TOKEN_PREFIX,
+    SERVICE_TOKEN_PREFIX,
+    looks_like,
+    token_hash,
+    validated_service_token,
+)
 from .faults import active
 from .oauth import DEFAULT_SCOPE, mcp_resource, service_resource, service_scope
 from .rest import NOT_FOUND, base_url, bearer_token
@@ -205,7 +212,7 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
     check = await validated_service_token(
         request, token, service.id, cached=active(request, "mcp-service-token-cached")
     )
-    if check.valid or _fault_lets_through(request, check.error):
+    if check.valid or _fault_lets_through(request, check.error, token):
         return McpAccess("service", endpoint, (service,), f"service-token:{check.token_id}")
     if check.status == 403:
         return deny(403, "insufficient_scope", "This token belongs to another service.")
@@ -221,7 +228,9 @@ async def _mcp_token_opens(request: Request, token: str, service_id: str) -> boo
     return service_id in (await request.app.state.mcp_tokens.validate(token) or [])
 
 
-def _fault_lets_through(request: Request, denial: str | None) -> bool:
+def _fault_lets_through(request: Request, denial: str | None, token: str) -> bool:
+    if denial == "Invalid token":  # never issued: the fault checks only the shape
+        return looks_like(token, SERVICE_TOKEN_PREFIX) and active(request, "mcp-service-token-shape-only")
     if denial == "Token does not belong to this service":
         return active(request, "mcp-service-token-any-service")
     return denial == "Token expired" and active(request, "mcp-expired-service-token-accepted")

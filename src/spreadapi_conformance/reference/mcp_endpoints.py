@@ -61,9 +61,9 @@ MAX_BODY_BYTES = DEFAULT_MAX_REQUEST_BODY_SIZE  # 4 MiB, the SDK's limit (413 ab
 class McpEndpoints:
     """The app's MCP servers and, while its lifespan runs, their session managers."""
 
-    def __init__(self, configured_base_url: str | None) -> None:
+    def __init__(self, configured_base_url: str | None, faults: frozenset[str] = frozenset()) -> None:
         self.security = transport_security(configured_base_url)
-        self.servers: dict[Family, Server[Any]] = {family: build_server(family) for family in FAMILIES}
+        self.servers: dict[Family, Server[Any]] = {family: build_server(family, faults) for family in FAMILIES}
         self._managers: dict[Family, StreamableHTTPSessionManager] | None = None
 
     @property
@@ -97,8 +97,10 @@ class McpEndpoints:
 # -- JSON-RPC envelope checks the SDK leaves out ---------------------------------------------------
 
 
-def _invalid_request(message: str) -> JSONResponse:
-    body = {"jsonrpc": "2.0", "id": None, "error": {"code": types.INVALID_REQUEST, "message": message}}
+def _invalid_request(message: str, *, json_rpc_1_style: bool = False) -> JSONResponse:
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": None, "error": {"code": types.INVALID_REQUEST, "message": message}}
+    if json_rpc_1_style:  # the fault mcp-errors-json-rpc-1-style: JSON-RPC 1.0 sent result null beside error
+        body = {"jsonrpc": "2.0", "id": None, "result": None, "error": body["error"]}
     return JSONResponse(body, 400)
 
 
@@ -194,8 +196,17 @@ class _Endpoint:
                 return
             faults = request.app.state.config.faults
             if not active(request, "mcp-envelope-unchecked") and (problem := _envelope_problem(raw, faults)):
-                await _invalid_request(problem)(scope, receive, send)
+                old_style = active(request, "mcp-errors-json-rpc-1-style")
+                await _invalid_request(problem, json_rpc_1_style=old_style)(scope, receive, send)
                 return
+            if (refusal := _faulty_version_refusal(request)) is not None:
+                await refusal(scope, receive, send)
+                return
+            if active(request, "mcp-name-sentinel-not-decoded") and _name_header_differs(request, raw):
+                await _header_mismatch("Mcp-Name header does not match the body")(scope, receive, send)
+                return
+            if active(request, "mcp-version-header-from-body"):
+                scope["headers"] = _version_header_from_body(scope["headers"], raw)
             receive = _replaying(raw, receive)
         scope[ACCESS_KEY] = outcome
         scope["user"] = outcome.user()
@@ -215,6 +226,50 @@ def _faulty_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
         if not (drop_origin and name == b"origin")
         and not (drop_version and name == b"mcp-protocol-version" and value not in known)
     ]
+
+
+def _faulty_version_refusal(request: Request) -> Response | None:
+    """The fault ``mcp-unsupported-version-generic-error``: the endpoint refuses an MCP-Protocol-Version it
+    does not know itself, as the 2025-11-25 rule asks (400), with a generic Invalid Request: no
+    UnsupportedProtocolVersionError and no list of the versions it supports."""
+    if not active(request, "mcp-unsupported-version-generic-error"):
+        return None
+    version = request.headers.get("mcp-protocol-version")
+    if version is None or version in SUPPORTED_PROTOCOL_VERSIONS:
+        return None
+    return _invalid_request(f"Bad Request: unsupported protocol version {version}")
+
+
+def _name_header_differs(request: Request, raw: bytes) -> bool:
+    """The fault ``mcp-name-sentinel-not-decoded``: a gateway-style check of Mcp-Name against the body's name
+    (or uri) that compares the header as it came, without decoding its =?base64?…?= form."""
+    header = request.headers.get("mcp-name")
+    try:
+        params = json.loads(raw)["params"]
+        named = params.get("name", params.get("uri"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return header is not None and isinstance(named, str) and header != named
+
+
+def _header_mismatch(message: str) -> JSONResponse:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32020, "message": message}}
+    return JSONResponse(body, 400)
+
+
+def _version_header_from_body(headers: list[tuple[bytes, bytes]], raw: bytes) -> list[tuple[bytes, bytes]]:
+    """The fault ``mcp-version-header-from-body``: to be lenient with clients that forget or garble the
+    MCP-Protocol-Version header, the endpoint sets it from the body's ``_meta`` protocol version, so a
+    header that disagrees with the body is never noticed."""
+    try:
+        meta = json.loads(raw)["params"]["_meta"]
+        version = meta["io.modelcontextprotocol/protocolVersion"]
+    except (ValueError, KeyError, TypeError):
+        return headers
+    if not isinstance(version, str):
+        return headers
+    kept = [(name, value) for name, value in headers if name != b"mcp-protocol-version"]
+    return [*kept, (b"mcp-protocol-version", version.encode())]
 
 
 SERVICE_ENDPOINT = _Endpoint("service")

@@ -8,6 +8,7 @@ server name and instructions (``mcp_guidance``).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import mcp.types as types
@@ -76,6 +77,9 @@ class _PerCaller:
         if not isinstance(access, McpAccess):
             return result
         identity = _identity(access)
+        if active(ctx.request.app.state.catalog.faults, "mcp-cache-hints-dropped"):
+            # The fault: the result is rebuilt from the fields the handshake-era code knew.
+            result = {k: v for k, v in result.items() if k not in ("ttlMs", "cacheScope")}
         if ctx.method == "initialize" and isinstance(result.get("serverInfo"), dict):
             info = dict(result["serverInfo"])
             # Only fields the negotiated revision already has (the SDK sieved them per version).
@@ -94,7 +98,24 @@ async def _list_tools(
 ) -> types.ListToolsResult:
     access, catalog = _access(ctx)
     tools = service_tools(access.services[0]) if access.family == "service" else bridge_tools(access.services)
-    return types.ListToolsResult(tools=[_with_faults(tool, catalog.faults) for tool in tools])
+    tools = [_with_faults(tool, catalog.faults) for tool in tools]
+    if active(catalog.faults, "mcp-tool-description-counts-calls"):
+        tools = [_with_call_count(tool, catalog, access) for tool in tools]
+    return types.ListToolsResult(tools=tools)
+
+
+def _with_call_count(tool: types.Tool, catalog: Any, access: McpAccess) -> types.Tool:
+    """The fault ``mcp-tool-description-counts-calls``: spreadapi_calc's description says how often the
+    caller's services have been calculated, so every tools/call changes what tools/list answers."""
+    if tool.name != "spreadapi_calc":
+        return tool
+    count = sum(_calls(catalog).get(service.id, 0) for service in access.services)
+    return tool.model_copy(update={"description": f"{tool.description}\n({count} calculations so far)"})
+
+
+def _calls(catalog: Any) -> dict[str, int]:
+    """Per service id, the tools/call requests answered (kept only under the fault above)."""
+    return catalog.__dict__.setdefault("fault_calls", {})
 
 
 def _with_faults(tool: types.Tool, faults: frozenset[str]) -> types.Tool:
@@ -103,11 +124,33 @@ def _with_faults(tool: types.Tool, faults: frozenset[str]) -> types.Tool:
         tool = tool.model_copy(update={"input_schema": untyped})
     if active(faults, "mcp-no-output-schema"):
         tool = tool.model_copy(update={"output_schema": None, "annotations": None})
+    if active(faults, "mcp-number-inputs-mirrored") and tool.name == "spreadapi_calc":
+        tool = tool.model_copy(update={"input_schema": _numbers_mirrored(tool.input_schema)})
     return tool
+
+
+def _numbers_mirrored(schema: dict[str, Any]) -> dict[str, Any]:
+    """The fault ``mcp-number-inputs-mirrored``: every number input is marked for mirroring into an
+    Mcp-Param header, which x-mcp-header does not allow for type number."""
+    mirrored = copy.deepcopy(schema)
+    for name, prop in mirrored["properties"]["inputs"].get("properties", {}).items():
+        if prop.get("type") == "number":
+            prop["x-mcp-header"] = name.title()
+    return mirrored
 
 
 async def _call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> types.CallToolResult:
     access, catalog = _access(ctx)
+    if active(catalog.faults, "mcp-logs-every-call") or active(catalog.faults, "mcp-logs-without-capability"):
+        # The fault: every call is logged by hand, whatever the client asked for (the SDK's ctx.log would
+        # honour a 2026-07-28 request's opt-in and the handshake era's logging/setLevel).
+        logged = types.LoggingMessageNotificationParams(level="info", logger="spreadapi", data=f"{params.name} called")
+        notification = types.LoggingMessageNotification(params=logged)
+        await ctx.session.send_notification(notification, related_request_id=ctx.request_id)
+    if active(catalog.faults, "mcp-tool-description-counts-calls"):
+        calls = _calls(catalog)
+        for service in access.services:
+            calls[service.id] = calls.get(service.id, 0) + 1
     if access.family == "service":
         return await call_service_tool(catalog, access.services[0], params.name, params.arguments)
     return await call_bridge_tool(catalog, access.services, params.name, params.arguments)
@@ -143,6 +186,9 @@ async def _no_templates(ctx: ServerRequestContext[Any, Any], params: Any) -> typ
 
 
 async def _read_resource(ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams) -> Any:
+    if active(_access(ctx)[1].faults, "mcp-resource-not-found-32002"):
+        # The fault: 2025-11-25's code for a missing resource, kept at 2026-07-28, which retired it.
+        raise MCPError(-32002, f"Resource not found: {params.uri}", {"uri": params.uri})
     raise MCPError(types.INVALID_PARAMS, f"Resource not found: {params.uri}", {"uri": params.uri})
 
 
@@ -160,7 +206,7 @@ async def _ping(ctx: ServerRequestContext[Any, Any], params: types.RequestParams
     return types.EmptyResult()
 
 
-def build_server(family: Family) -> Server[Any]:
+def build_server(family: Family, faults: frozenset[str] = frozenset()) -> Server[Any]:
     names = {"service": "spreadapi-service", "bridge": "spreadapi-bridge", "oauth": "spreadapi"}
     server: Server[Any] = Server(
         names[family],
@@ -178,6 +224,8 @@ def build_server(family: Family) -> Server[Any]:
         on_ping=_ping,
     )
     server.add_request_handler("server/discover", types.RequestParams, _discover)
-    server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _set_level)
+    if not active(faults, "mcp-logs-without-capability"):
+        # The handler is what makes the SDK declare the logging capability; the fault leaves it out.
+        server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _set_level)
     server.middleware.append(_PerCaller())
     return server

@@ -170,7 +170,11 @@ async def call_service_tool(
     if name == "spreadapi_batch":
         return await _batch(catalog, service, arguments)
     if name == "spreadapi_get_details":
-        return _ok(service_details(service))
+        details = _ok(service_details(service))
+        if active(catalog.faults, "mcp-meta-key-malformed"):
+            # The fault: the service id rides along in _meta under a key the naming rules do not allow.
+            details.meta = {"spreadapi:serviceId": service.id}
+        return details
     raise _unknown_tool(name, SERVICE_TOOL_NAMES)
 
 

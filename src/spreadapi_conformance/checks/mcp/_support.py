@@ -162,6 +162,25 @@ def revision_premise(target: Target, revision: str, negotiated: str | None) -> N
         )
 
 
+async def modern_premise(client: httpx.AsyncClient, target: Target, endpoint: Endpoint) -> None:
+    """The 2026-07-28 checks apply to a server that serves 2026-07-28 (server/discover answers and offers it)
+    or whose target file claims it; a server that refuses the revision outright would otherwise pass the
+    checks that expect a 400."""
+    message, headers = modern_request("server/discover")
+    discovered = await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers})
+    served = False
+    if discovered.status_code == 200:
+        try:
+            served = MODERN in (result(discovered, 1).get("supportedVersions") or [])
+        except AssertionError:
+            served = False
+    if served:
+        return
+    if MODERN in target.spec.mcp_revisions:
+        raise AssertionError(f"the target file claims {MODERN}, but server/discover answered {said(discovered)}")
+    not_applicable(f"the server does not serve MCP {MODERN} (server/discover: HTTP {discovered.status_code})")
+
+
 @contextlib.asynccontextmanager
 async def running(app: Any) -> AsyncIterator[None]:
     """The app's lifespan, as a server runs it (in-process ASGI transports skip it); no-op for None.
@@ -490,3 +509,109 @@ async def single_service_oat(oauth: Any, service_id: str, service_token: str | N
     """An ``oat_`` for ``/api/mcp/services/{id}`` (Option 2); a private service needs its token pasted."""
     pending = await oauth.start(resource=f"{ISSUER}{service_path(service_id)}")
     return await oauth.access_token(pending, **({"service_token": service_token} if service_token else {}))
+
+
+# -- a transcript: every answer of a few ordinary exchanges, for the checks of message shape -----------------
+
+
+@dataclass
+class Exchange:
+    what: str  # the request, in a few words
+    modern: bool  # sent as a 2026-07-28 request
+    response: httpx.Response
+
+    @property
+    def carries_json_rpc(self) -> bool:
+        """Whether the answer has a JSON or event-stream body (a transport error may carry a body of its own)."""
+        kind = self.response.headers.get("content-type", "")
+        return bool(self.response.content) and kind.startswith(("application/json", "text/event-stream"))
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Its JSON-RPC messages (none when it carries no JSON-RPC body)."""
+        return messages(self.response) if self.carries_json_rpc else []
+
+
+NO_SUCH_TOOL = "spreadapi_conformance_no_such_tool"
+NO_SUCH_RESOURCE = "spreadapi-conformance://no-such-resource"
+READ_ONLY_TOOL = "spreadapi_get_details"  # the one tool the transcript calls for real: it only describes
+
+
+async def transcript(client: httpx.AsyncClient, endpoint: Endpoint) -> list[Exchange]:
+    """The answers to what an ordinary client sends, good and bad: a handshake-era session (initialize, lists,
+    ping, an unknown method, an unknown tool, a request with id null, a body that is not JSON) and, when the
+    server answers server/discover, the same at 2026-07-28 with a mismatched and an unsupported version. The
+    only tool called for real is spreadapi_get_details, which only describes its service; nothing changes."""
+    found = await _handshake_exchanges(client, endpoint)
+    return found + await _modern_exchanges(client, endpoint)
+
+
+async def _handshake_exchanges(client: httpx.AsyncClient, endpoint: Endpoint) -> list[Exchange]:
+    session = RawSession(client, endpoint.path, endpoint.headers)
+    opened = await client.post(endpoint.path, json=initialize_message(), headers=session.headers())
+    found = [Exchange("initialize", False, opened)]
+    if opened.status_code != 200:
+        return found
+    session.session_id = opened.headers.get("mcp-session-id")
+    with contextlib.suppress(AssertionError, KeyError, TypeError):
+        session.revision = str(answer(opened, 1)["result"]["protocolVersion"])
+    sent: list[tuple[str, Any]] = [
+        ("notifications/initialized", {"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        ("tools/list", request_message("tools/list", 2)),
+        ("ping", request_message("ping", 3)),
+        ("an unknown method", request_message("spreadapi_conformance/nothing", 4)),
+        ("an unknown tool", request_message("tools/call", 5, name=NO_SUCH_TOOL, arguments={})),
+        ("a request with id null", {"jsonrpc": "2.0", "id": None, "method": "tools/list"}),
+        ("a body that is not JSON", b"{not json"),
+    ]
+    for what, message in sent:
+        found.append(Exchange(what, False, await session.post(message)))
+    if READ_ONLY_TOOL in _tool_names(found[2]):
+        called = request_message("tools/call", 6, name=READ_ONLY_TOOL, arguments={})
+        found.append(Exchange(READ_ONLY_TOOL, False, await session.post(called)))
+    return found
+
+
+async def _modern_exchanges(client: httpx.AsyncClient, endpoint: Endpoint) -> list[Exchange]:
+    async def send(what: str, message: dict[str, Any], headers: dict[str, str], **changed: str) -> Exchange:
+        sent = await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers, **changed})
+        return Exchange(what, True, sent)
+
+    discovered = await send("server/discover", *modern_request("server/discover", 1))
+    if discovered.response.status_code != 200:
+        return []  # the server does not serve 2026-07-28
+    unsupported, headers = modern_request("tools/list", 5)
+    unsupported["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "1999-01-01"
+    mismatched, _ = modern_request("tools/list", 6)
+    mismatched["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = LATEST  # the header says MODERN
+    found = [
+        discovered,
+        await send("tools/list", *modern_request("tools/list", 2)),
+        await send("an unknown method", *modern_request("spreadapi_conformance/nothing", 3)),
+        await send("an unknown tool", *modern_request("tools/call", 4, name=NO_SUCH_TOOL, arguments={})),
+        await send("an unsupported version", unsupported, headers, **{"mcp-protocol-version": "1999-01-01"}),
+        await send("a mismatched version header", mismatched, headers),
+    ]
+    if "resources" in capabilities_of(discovered):
+        read, headers = modern_request("resources/read", 7, uri=NO_SUCH_RESOURCE)
+        found.append(await send("an unknown resource", read, headers, **{"mcp-name": NO_SUCH_RESOURCE}))
+    if READ_ONLY_TOOL in _tool_names(found[1]):
+        found.append(await send(READ_ONLY_TOOL, *modern_request("tools/call", 8, name=READ_ONLY_TOOL, arguments={})))
+    return found
+
+
+def _result_of(exchange: Exchange) -> dict[str, Any]:
+    with contextlib.suppress(AssertionError):
+        for message in exchange.messages():
+            if isinstance(message.get("result"), dict):
+                return message["result"]
+    return {}
+
+
+def _tool_names(exchange: Exchange) -> list[str]:
+    tools = _result_of(exchange).get("tools")
+    return [t.get("name") for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+
+
+def capabilities_of(exchange: Exchange) -> dict[str, Any]:
+    capabilities = _result_of(exchange).get("capabilities")
+    return capabilities if isinstance(capabilities, dict) else {}

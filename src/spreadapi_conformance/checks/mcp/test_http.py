@@ -10,28 +10,42 @@ server negotiates that revision or the target file claims it (``mcp_revisions``)
 offer of 2025-03-26 with 2025-06-18 made a correct counter-offer. The checks of 2026-07-28 are parametrized
 over that one revision, so ``--spreadapi-mcp-revision`` (certify ``--mcp-revision``) leaves them out like
 the other revisions' variants.
+
+MCP-HTTP-039..044 judge every message of one ordinary transcript (``_support.transcript``: what a client sends,
+good and bad, in a handshake-era session and at 2026-07-28 when served), so a rule about every message (result
+or error, notifications without id, ``_meta`` key names, UTF-8, defined error codes, log messages) is judged on
+errors and results alike; the transcript calls no tool for real but spreadapi_get_details, which only describes.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from ..premise import not_applicable
+from ..premise import control_failed, not_applicable
 from ._support import (
     JSON_RPC_HEADERS,
     LATEST,
     MODERN,
+    NO_SUCH_TOOL,
+    READ_ONLY_TOOL,
     REVISIONS,
     SERVICE_TOOLS,
     Endpoint,
+    Exchange,
     RawSession,
+    answer,
+    capabilities_of,
     initialize_message,
     instructions,
+    modern_premise,
     modern_request,
     request_message,
     result,
@@ -39,6 +53,7 @@ from ._support import (
     rpc_error,
     said,
     service_session,
+    transcript,
     transport_endpoint,
 )
 
@@ -71,25 +86,6 @@ async def post(client: httpx.AsyncClient, endpoint: Endpoint, message: Any, **he
 def own_origin(target: Target) -> str:
     parts = urlsplit(target.base_url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-async def modern_premise(client: httpx.AsyncClient, target: Target, endpoint: Endpoint) -> None:
-    """The 2026-07-28 checks apply to a server that serves 2026-07-28 (server/discover answers and offers it)
-    or whose target file claims it; a server that refuses the revision outright would otherwise pass the
-    checks that expect a 400."""
-    message, headers = modern_request("server/discover")
-    discovered = await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers})
-    served = False
-    if discovered.status_code == 200:
-        try:
-            served = MODERN in (result(discovered, 1).get("supportedVersions") or [])
-        except AssertionError:
-            served = False
-    if served:
-        return
-    if MODERN in target.spec.mcp_revisions:
-        raise AssertionError(f"the target file claims {MODERN}, but server/discover answered {said(discovered)}")
-    not_applicable(f"the server does not serve MCP {MODERN} (server/discover: HTTP {discovered.status_code})")
 
 
 @pytest.mark.parametrize("revision", REVISIONS)
@@ -374,5 +370,338 @@ async def test_modern_method_header_must_match(mcp_target, client, revision):
     response = await client.post(
         endpoint.path, json=message, headers={**headers, **endpoint.headers, "mcp-method": "ping"}
     )
+    assert response.status_code == 400, said(response)
+    assert rpc_error(response)["code"] == -32020, said(response)
+
+
+async def modern_post(
+    client: httpx.AsyncClient, endpoint: Endpoint, method: str, request_id: int, *, header: str, meta: str
+) -> httpx.Response:
+    """A 2026-07-28 request whose MCP-Protocol-Version header says ``header`` and whose ``_meta`` says ``meta``."""
+    message, headers = modern_request(method, request_id)
+    message["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = meta
+    headers = {**headers, **endpoint.headers, "mcp-protocol-version": header}
+    return await client.post(endpoint.path, json=message, headers=headers)
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_modern_version_header_must_match_the_body(mcp_target, client, revision):
+    """MCP-HTTP-035 MUST: a request whose MCP-Protocol-Version header says 2026-07-28 while its _meta
+    protocolVersion says 2025-11-25 is 400 with JSON-RPC error -32020 (HeaderMismatch), never answered."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    # The header names 2026-07-28, so the request is one of that revision and its rule applies. The body names
+    # a revision the server knows, so no other refusal (an unsupported version) competes with the mismatch; the
+    # reverse (an older header) is an older revision's request to a server that routes by the header.
+    response = await modern_post(client, endpoint, "tools/list", 5, header=MODERN, meta=LATEST)
+    assert response.status_code == 400, said(response)
+    assert rpc_error(response)["code"] == -32020, said(response)
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_unsupported_modern_version_lists_the_supported(mcp_target, client, revision):
+    """MCP-HTTP-036 MUST: a request whose header and _meta both name a protocol version the server does not
+    implement is 400 with JSON-RPC error -32022 (UnsupportedProtocolVersionError) whose data.supported lists
+    the versions it does, 2026-07-28 among them."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    response = await modern_post(client, endpoint, "tools/list", 6, header="1999-01-01", meta="1999-01-01")
+    assert response.status_code == 400, said(response)
+    error = rpc_error(response)
+    assert error["code"] == -32022, f"code {error['code']}, expected -32022: {said(response)}"
+    data = error.get("data")
+    supported = data.get("supported") if isinstance(data, dict) else None
+    assert isinstance(supported, list) and MODERN in supported, (
+        f"data.supported must list the supported versions ({MODERN} among them): {said(response)}"
+    )
+
+
+# The results a 2026-07-28 server must give caching hints, and the capability that makes each exist.
+CACHEABLE = {
+    "server/discover": None,
+    "tools/list": "tools",
+    "prompts/list": "prompts",
+    "resources/list": "resources",
+    "resources/templates/list": "resources",
+}
+
+
+def cache_hint_problem(method: str, listed: dict[str, Any]) -> str | None:
+    """What is wrong with the caching hints of a complete result, or None."""
+    if listed.get("resultType", "complete") != "complete":
+        return None  # an interim (input_required) result carries no hints
+    ttl, scope = listed.get("ttlMs"), listed.get("cacheScope")
+    if type(ttl) is not int or ttl < 0:
+        return f"{method}: ttlMs is {ttl!r}, not an integer >= 0"
+    if scope not in ("public", "private"):
+        return f"{method}: cacheScope is {scope!r}, not 'public' or 'private'"
+    return None
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_cacheable_results_carry_hints(mcp_target, client, revision):
+    """MCP-HTTP-037 MUST: at 2026-07-28 the complete results of server/discover and of each list the server's
+    capabilities offer (tools, prompts, resources and their templates) carry ttlMs, an integer >= 0, and
+    cacheScope, public or private."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    message, headers = modern_request("server/discover")
+    discovered = result(await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers}), 1)
+    capabilities = discovered.get("capabilities") if isinstance(discovered.get("capabilities"), dict) else {}
+    problems = [cache_hint_problem("server/discover", discovered)]
+    for request_id, (method, capability) in enumerate(CACHEABLE.items(), start=2):
+        if capability is None or capability not in capabilities:
+            continue
+        message, headers = modern_request(method, request_id)
+        response = await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers})
+        assert response.status_code == 200, f"{method}: {said(response)}"
+        problems.append(cache_hint_problem(method, result(response, request_id)))
+    found = [problem for problem in problems if problem]
+    assert not found, "; ".join(found)
+
+
+async def test_invalid_origin_is_refused_at_2025_06_18(mcp_target, client):
+    """MCP-HTTP-038 MUST: at 2025-06-18 the server validates Origin: an initialize with an Origin it does not
+    serve is refused with an HTTP error (4xx; 2025-06-18 names no status), and its own origin is accepted."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    revision = "2025-06-18"
+    good = await post(client, endpoint, initialize_message(revision), origin=own_origin(mcp_target))
+    assert good.status_code == 200, f"its own origin: {said(good)}"
+    revision_premise(mcp_target, revision, result(good, 1).get("protocolVersion"))
+    bad = await post(client, endpoint, initialize_message(revision), origin="https://evil.example")
+    assert 400 <= bad.status_code < 500, f"Origin https://evil.example: {said(bad)}"
+
+
+def shape_problem(message: dict[str, Any]) -> str | None:
+    """What makes a message the server sent malformed: a response (an id, no method) with both or neither of
+    result and error, or a notification with an id."""
+    method = message.get("method")
+    if method is None and "id" in message and ("result" in message) == ("error" in message):
+        return "a response with both result and error" if "result" in message else "a response with neither"
+    if isinstance(method, str) and method.startswith("notifications/") and "id" in message:
+        return "a notification with an id"
+    return None
+
+
+async def test_responses_carry_result_or_error(mcp_target, client):
+    """MCP-HTTP-039 MUST NOT: no response the server sends carries both result and error (each carries exactly
+    one), and no notification it sends carries an id; judged on every message of an ordinary transcript
+    (handshake era, and 2026-07-28 when served), errors included."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    problems = []
+    for exchange in await transcript(client, endpoint):
+        for message in exchange.messages():
+            if problem := shape_problem(message):
+                problems.append(f"{exchange.what}: {problem}: {json.dumps(message)[:300]}")
+    assert not problems, "; ".join(problems)
+
+
+_LABEL = r"[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# basic, General fields, _meta: an optional prefix of dot-separated labels ending in a slash, then a name that,
+# unless empty, begins and ends alphanumeric with hyphens, underscores and dots between.
+META_KEY = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*/)?(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)?")
+
+
+def meta_keys(value: Any) -> list[str]:
+    """Every key of every _meta object anywhere in ``value``."""
+    if isinstance(value, list):
+        return [key for item in value for key in meta_keys(item)]
+    if not isinstance(value, dict):
+        return []
+    found = list(value["_meta"]) if isinstance(value.get("_meta"), dict) else []
+    return found + [key for item in value.values() for key in meta_keys(item)]
+
+
+async def test_meta_keys_follow_the_naming_rules(mcp_target, client):
+    """MCP-HTTP-040 MUST: every _meta key in what the server sends (results, tool definitions, errors) follows
+    the naming rules: an optional prefix of dot-separated labels (each starting with a letter, ending with a
+    letter or digit) and a slash, then a name beginning and ending alphanumeric."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    bad = {}
+    for exchange in await transcript(client, endpoint):
+        for message in exchange.messages():
+            for key in meta_keys(message):
+                if not META_KEY.fullmatch(key):
+                    bad.setdefault(key, exchange.what)
+    assert not bad, "; ".join(f"{key!r} (in the answer to {what})" for key, what in bad.items())
+
+
+DEFINED_RESERVED = {-32020, -32021, -32022}  # 2026-07-28 basic, Error Codes: defined in -32020..-32099
+RETIRED = {-32002, -32042}  # codes of earlier revisions 2026-07-28 forbids
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_modern_error_codes_are_defined_ones(mcp_target, client, revision):
+    """MCP-HTTP-041 MUST NOT: at 2026-07-28 the server emits no error code of the range the specification reserves
+    (-32020 to -32099) that it does not define (only -32020, -32021, -32022), nor the retired -32002 and -32042;
+    judged on every error of an ordinary transcript (an unknown method, tool and resource, a mismatched and an
+    unsupported version)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    wrong = []
+    for exchange in await transcript(client, endpoint):
+        for message in exchange.messages() if exchange.modern else []:
+            code = message.get("error", {}).get("code") if isinstance(message.get("error"), dict) else None
+            reserved = isinstance(code, int) and -32099 <= code <= -32020 and code not in DEFINED_RESERVED
+            if reserved or code in RETIRED:
+                wrong.append(f"{exchange.what}: code {code}: {json.dumps(message)[:300]}")
+    assert not wrong, "; ".join(wrong)
+
+
+def encoding_problem(response: httpx.Response) -> str | None:
+    """What keeps a JSON-RPC body from being UTF-8: a charset other than utf-8, or bytes that do not decode."""
+    kind = response.headers.get("content-type", "")
+    charset = next((p.split("=", 1)[1].strip().strip('"') for p in kind.split(";")[1:] if "=" in p), None)
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        return f"declares charset={charset}"
+    try:
+        response.content.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        return f"is not UTF-8 ({exc.reason} at byte {exc.start})"
+    return None
+
+
+async def test_json_rpc_bodies_are_utf_8(mcp_target, client):
+    """MCP-HTTP-042 MUST: every JSON-RPC body the server sends (JSON or an event stream) is UTF-8: it decodes
+    strictly as UTF-8 and declares no other charset; judged on every answer of an ordinary transcript."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    problems = []
+    for exchange in await transcript(client, endpoint):
+        if exchange.carries_json_rpc and (problem := encoding_problem(exchange.response)):
+            problems.append(f"the answer to {exchange.what} {problem}: {said(exchange.response)}")
+    assert not problems, "; ".join(problems)
+
+
+def is_log_message(message: dict[str, Any]) -> bool:
+    return message.get("method") == "notifications/message"
+
+
+def log_messages(exchange: Exchange) -> list[dict[str, Any]]:
+    return [m for m in exchange.messages() if is_log_message(m)]
+
+
+async def modern_messages(client: httpx.AsyncClient, target: Target, wanted: Callable[[dict], bool]) -> list[str]:
+    """The messages ``wanted`` picks among the 2026-07-28 answers of the transcript, each in a line (premise: the
+    server serves 2026-07-28)."""
+    endpoint = await transport_endpoint(client, target)
+    await modern_premise(client, target, endpoint)
+    return [
+        f"{exchange.what}: {json.dumps(message)[:200]}"
+        for exchange in await transcript(client, endpoint)
+        if exchange.modern
+        for message in exchange.messages()
+        if wanted(message)
+    ]
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_no_log_messages_unless_asked(mcp_target, client, revision):
+    """MCP-HTTP-043 MUST NOT: at 2026-07-28 the server sends no notifications/message in answer to a request whose
+    _meta carries no io.modelcontextprotocol/logLevel (none of the transcript's requests asks for log messages)."""
+    logged = await modern_messages(client, mcp_target, is_log_message)
+    assert not logged, "log messages nobody asked for: " + "; ".join(logged)
+
+
+def declared_capabilities(exchanges: list[Exchange], what: str) -> dict[str, Any]:
+    """The capabilities the answer to ``what`` (initialize, server/discover) declared ({} when none came)."""
+    return next((capabilities_of(e) for e in exchanges if e.what == what), {})
+
+
+async def test_log_messages_only_with_the_logging_capability(mcp_target, client):
+    """MCP-HTTP-044 MUST: a server that sends notifications/message declares the logging capability (in the
+    initialize result of that session, or in server/discover at 2026-07-28); judged on every message of an
+    ordinary transcript."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    exchanges = await transcript(client, endpoint)
+    undeclared = []
+    for modern, declaring in ((False, "initialize"), (True, "server/discover")):
+        logged = [e.what for e in exchanges if e.modern is modern and log_messages(e)]
+        if logged and "logging" not in declared_capabilities(exchanges, declaring):
+            undeclared.append(f"log messages answer {', '.join(logged)}, but {declaring} declared no logging")
+    assert not undeclared, "; ".join(undeclared)
+
+
+def sentinel(value: str) -> str:
+    """``value`` in the Base64 sentinel form of header values (=?base64?…?=, the UTF-8 bytes encoded)."""
+    return "=?base64?" + base64.b64encode(value.encode()).decode() + "?="
+
+
+def outcome(response: httpx.Response, request_id: int) -> str:
+    """An answer in a few words: a result, or the JSON-RPC error code (what two answers are compared by)."""
+    try:
+        replied = answer(response, request_id)
+    except AssertionError:
+        try:  # an error the server could not tie to the request (id null)
+            return f"error {rpc_error(response)['code']}"
+        except AssertionError:
+            return f"HTTP {response.status_code} without an answer"
+    error = replied.get("error")
+    return "a result" if "result" in replied else f"error {error.get('code') if isinstance(error, dict) else error}"
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_encoded_name_header_is_decoded(mcp_target, client, revision):
+    """MCP-HTTP-045 MUST: at 2026-07-28 a tools/call whose Mcp-Name carries the tool's name in the Base64 sentinel
+    form (=?base64?…?=) is decoded before it is compared with the body: it is answered as the same call with the
+    plain name is, never refused as a HeaderMismatch (-32020)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    listed, headers = modern_request("tools/list", 1)
+    names = result(await client.post(endpoint.path, json=listed, headers={**headers, **endpoint.headers}), 1)
+    # Only a tool that only describes is called for real; on any other server an unknown tool is answered alike.
+    known = {t.get("name") for t in names.get("tools", []) if isinstance(t, dict)}
+    tool = READ_ONLY_TOOL if READ_ONLY_TOOL in known else NO_SUCH_TOOL
+    answers = {}
+    for request_id, name_header in ((2, tool), (3, sentinel(tool))):
+        message, headers = modern_request("tools/call", request_id, name=tool, arguments={})
+        headers = {**headers, **endpoint.headers, "mcp-name": name_header}
+        answers[name_header] = outcome(await client.post(endpoint.path, json=message, headers=headers), request_id)
+    plain, encoded = answers[tool], answers[sentinel(tool)]
+    if plain == "error -32020":
+        control_failed(f"tools/call {tool} with its plain Mcp-Name is refused as a HeaderMismatch too")
+    assert encoded == plain, f"with Mcp-Name {sentinel(tool)}: {encoded}; with the plain name: {plain}"
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_no_server_requests_on_a_modern_answer(mcp_target, client, revision):
+    """MCP-HTTP-046 MUST NOT: at 2026-07-28 the server sends no JSON-RPC request of its own (a message with a
+    method and an id) on a request's answer: what it needs from the client comes as an input-required result.
+    Judged on every 2026-07-28 answer of an ordinary transcript."""
+    sent = await modern_messages(client, mcp_target, lambda m: "method" in m and "id" in m)
+    assert not sent, "requests of the server's own on a 2026-07-28 answer: " + "; ".join(sent)
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_no_cancellation_on_a_modern_answer(mcp_target, client, revision):
+    """MCP-HTTP-048 MUST NOT: at 2026-07-28 the server sends notifications/cancelled only to end a
+    subscriptions/listen stream, so none on the answers of an ordinary transcript (which opens no such stream)."""
+    cancelled = await modern_messages(client, mcp_target, lambda m: m.get("method") == "notifications/cancelled")
+    assert not cancelled, "notifications/cancelled on a 2026-07-28 answer: " + "; ".join(cancelled)
+
+
+OLD_CLIENT_REVISIONS = ("2025-03-26", "2024-11-05")  # revisions without the MCP-Protocol-Version header
+
+
+async def negotiated(client: httpx.AsyncClient, endpoint: Endpoint, offered: str) -> str | None:
+    """The revision the server answers an initialize offering ``offered`` with (None: no initialize result)."""
+    response = await post(client, endpoint, initialize_message(offered))
+    try:
+        return result(response, 1).get("protocolVersion")
+    except AssertionError:
+        return None
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_missing_version_header_is_refused_without_old_clients(mcp_target, client, revision):
+    """MCP-HTTP-047 MUST: a server that serves 2026-07-28 and no client older than 2025-06-18 (an initialize
+    offering 2025-03-26 is not answered with 2025-03-26 or 2024-11-05) refuses a 2026-07-28 request without the
+    MCP-Protocol-Version header: 400 with JSON-RPC error -32020 (HeaderMismatch: a required header is missing)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    if await negotiated(client, endpoint, OLD_CLIENT_REVISIONS[0]) in OLD_CLIENT_REVISIONS:
+        not_applicable("the server serves clients older than 2025-06-18: it MAY take a request without the header")
+    message, headers = modern_request("tools/list", 9)
+    headers = {k: v for k, v in {**headers, **endpoint.headers}.items() if k != "mcp-protocol-version"}
+    response = await client.post(endpoint.path, json=message, headers=headers)
     assert response.status_code == 400, said(response)
     assert rpc_error(response)["code"] == -32020, said(response)

@@ -10,6 +10,7 @@ SDK session at a drawn revision and makes one REST call.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
@@ -31,14 +32,18 @@ from ._support import (
     LATEST,
     MODERN,
     instructions,
+    modern_premise,
+    modern_request,
     rest_execute,
     rest_result,
+    result,
     running,
     said,
     service_session,
     target_session,
     tool_json,
     tool_text,
+    transport_endpoint,
 )
 
 if TYPE_CHECKING:
@@ -248,6 +253,90 @@ async def test_inputs_must_be_an_object(mcp_target, arguments):
     async with service_session(mcp_target, "loan-calculator") as s:
         result = await s.call_tool("spreadapi_calc", arguments)
     assert result.is_error and "inputs" in tool_text(result), result
+
+
+def listed_tools(listing: types.ListToolsResult) -> dict[str, Any]:
+    """The listed tools by name, each as it travels (its whole definition)."""
+    return {t.name: t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in listing.tools}
+
+
+def changed_tools(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    names = sorted(set(before) | set(after))
+    return [name for name in names if before.get(name) != after.get(name)]
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_tool_list_is_the_same_on_every_connection(mcp_target, revision):
+    """MCP-TOOLS-019 MUST NOT: with the same credential, tools/list gives the same tools (names and definitions)
+    on two fresh connections, and again after a tools/call: the set does not vary per connection or as a side
+    effect of other requests."""
+    inputs = mcp_target.fixture("loan-calculator").golden[0]["inputs"]
+    async with service_session(mcp_target, "loan-calculator", revision) as first:
+        before = listed_tools(await first.list_tools())
+    async with service_session(mcp_target, "loan-calculator", revision) as second:
+        other = listed_tools(await second.list_tools())
+        await second.call_tool("spreadapi_calc", {"inputs": inputs})
+        after = listed_tools(await second.list_tools())
+    assert not (differ := changed_tools(before, other)), f"two fresh connections list {differ} differently"
+    assert not (differ := changed_tools(before, after)), f"after a tools/call, {differ} listed differently"
+
+
+TCHAR = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2 token: an HTTP field-name
+HEADER_TYPES = ("integer", "string", "boolean")
+
+
+def header_annotations(schema: Any, path: str = "", reachable: bool = True) -> list[tuple[str, Any, bool, Any]]:
+    """Every x-mcp-header in ``schema``: (where, its value, whether a chain of properties keys alone leads there,
+    the annotated schema's type)."""
+    if isinstance(schema, list):
+        return [found for i, item in enumerate(schema) for found in header_annotations(item, f"{path}/{i}", False)]
+    if not isinstance(schema, dict):
+        return []
+    found = [(path or "/", schema["x-mcp-header"], reachable, schema.get("type"))] if "x-mcp-header" in schema else []
+    for key, value in schema.items():
+        if key == "properties" and isinstance(value, dict):
+            for name, prop in value.items():
+                found += header_annotations(prop, f"{path}/properties/{name}", reachable)
+        elif key != "x-mcp-header":
+            found += header_annotations(value, f"{path}/{key}", False)
+    return found
+
+
+def primitive(kind: Any) -> bool:
+    """An integer, string or boolean type (a nullable one too: a null value only leaves the header out)."""
+    kinds = [k for k in kind if k != "null"] if isinstance(kind, list) else [kind]
+    return bool(kinds) and all(k in HEADER_TYPES for k in kinds)
+
+
+def header_problems(tool: dict[str, Any]) -> list[str]:
+    """How the tool's x-mcp-header annotations break the rules (2026-07-28 server/tools, x-mcp-header)."""
+    problems, seen = [], {}
+    for where, value, reachable, kind in header_annotations(tool.get("inputSchema")):
+        if not isinstance(value, str) or not TCHAR.fullmatch(value):
+            problems.append(f"{where}: {value!r} is not a non-empty HTTP token")
+        elif value.lower() in seen:
+            problems.append(f"{where}: {value!r} repeats {seen[value.lower()]} (case-insensitively)")
+        else:
+            seen[value.lower()] = where
+        if not reachable:
+            problems.append(f"{where}: not reachable from the root through properties alone")
+        if not primitive(kind):
+            problems.append(f"{where}: on a property of type {kind!r}, not integer, string or boolean")
+    return [f"{tool.get('name')}: {problem}" for problem in problems]
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_header_annotations_follow_the_rules(mcp_target, client, revision):
+    """MCP-TOOLS-020 MUST: every x-mcp-header in the input schemas tools/list gives at 2026-07-28 is a non-empty
+    HTTP token, case-insensitively unique in its schema, on an integer, string or boolean property reachable from
+    the root through properties keys alone (a server without such annotations passes)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    message, headers = modern_request("tools/list", 2)
+    listed = result(await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers}), 2)
+    tools = [t for t in listed.get("tools", []) if isinstance(t, dict)]
+    problems = [problem for tool in tools for problem in header_problems(tool)]
+    assert not problems, "; ".join(problems)
 
 
 @pytest.mark.parametrize("revision", [LATEST, MODERN])

@@ -7,25 +7,36 @@ client: the command is ``spreadapi-conformance bridge`` unless certify's ``--bri
 ``SPREADAPI_BRIDGE_COMMAND``; the plugin's ``--spreadapi-bridge-command``) names another, such as
 ``npx spreadapi-mcp``. In process, the reference is
 served on a loopback port for the bridge to reach.
+
+REPLAY-CLAUDE-010..014 configure the bridge for the private service with a credential that grants nothing
+there (never issued, revoked, expired, another service's, an MCP token): no result may reach the client.
+The bridge may refuse to start or answer spreadapi_calc with an error (isError or a JSON-RPC error), never
+with outputs. Each first shows the bridge computing with a good token (the control); the credentials they
+need are issued through ``[admin]`` and revoked afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import tempfile
+import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import mcp.types as types
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
 
 from spreadapi_conformance.target import DEFAULT_PATHS
 
+from .._admin import Admin
 from ..mcp._support import REQUEST_TIMEOUT
 from ..oauth._support import oracle_problem, structured
-from ..premise import not_applicable
+from ..premise import control_failed, not_applicable
 
 if TYPE_CHECKING:
     from ..target import Target
@@ -116,3 +127,148 @@ async def test_public_services_through_the_bridge(reachable_url, mcp_target, bri
     runs = [replay(mcp_target, reachable_url, bridge_command, fixture_id) for fixture_id in public]
     problems = [problem for found in await asyncio.gather(*runs) for problem in found]
     assert not problems, "; ".join(problems)
+
+
+# -- the bridge with a credential that grants nothing (Claude Desktop configured with a bad token) ------------
+
+PRIVATE = "quote"
+
+
+def innermost(exc: BaseException) -> BaseException:
+    """The one exception inside the stdio client's exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def calc_through_bridge(
+    command: list[str], env: dict[str, str], inputs: dict[str, Any]
+) -> types.CallToolResult | str:
+    """One spreadapi_calc through the bridge started with ``env``: its CallToolResult, or (a string) why none
+    came: the bridge did not start, or the call was answered with a JSON-RPC error."""
+    try:
+        async with claude(command, env) as session:
+            return await session.call_tool("spreadapi_calc", {"inputs": inputs})
+    except Exception as exc:
+        inner = innermost(exc)
+        if isinstance(inner, MCPError):
+            return f"JSON-RPC error {inner.error.code}: {inner.error.message}"
+        if isinstance(inner, AssertionError):  # claude(): the bridge did not start
+            return str(inner)[:500]
+        raise
+
+
+def case_of(target: Target) -> dict[str, Any]:
+    return target.fixture(PRIVATE).golden[0]
+
+
+async def control_problem(target: Target, command: list[str], env: dict[str, str]) -> str | None:
+    """The control: the bridge started with ``env`` computes the private service's first golden case."""
+    answer = await calc_through_bridge(command, env, case_of(target)["inputs"])
+    if isinstance(answer, str):
+        return answer
+    if answer.is_error:
+        return f"the tool answered an error: {str(answer.content)[:300]}"
+    return oracle_problem(PRIVATE, case_of(target), structured(answer))
+
+
+_CONTROLS: dict[tuple[str, ...], str | None] = {}  # per bridge command and target: what the control found
+
+
+async def control(target: Target, base_url: str, command: list[str]) -> None:
+    """The bridge with the private service's own token computes (checked once per run), else a refusal under
+    a bad credential would prove nothing."""
+    key = (*command, target.base_url)
+    if key not in _CONTROLS:
+        _CONTROLS[key] = await control_problem(target, command, claude_env(target, base_url, PRIVATE))
+    if _CONTROLS[key] is not None:
+        control_failed(f"the bridge with {PRIVATE!r}'s own token does not compute either: {_CONTROLS[key]}")
+
+
+def private(target: Target) -> None:
+    """Premise of the bad-credential checks: the target publishes the private fixture service as private."""
+    if target.published(PRIVATE).public:
+        not_applicable(f"the target publishes {PRIVATE!r} as a public service: the bridge needs no token for it")
+
+
+def with_token(target: Target, base_url: str, token: str) -> dict[str, str]:
+    """Claude Desktop's environment for the private service, with ``token`` as SPREADAPI_TOKEN."""
+    private(target)
+    return {**claude_env(target, base_url, PRIVATE), "SPREADAPI_TOKEN": token}
+
+
+async def assert_bridge_refuses(target: Target, base_url: str, command: list[str], token: str, what: str) -> None:
+    """With ``token`` the bridge yields no result: it does not start, or spreadapi_calc comes back as a JSON-RPC
+    error or an isError result without outputs."""
+    answer = await calc_through_bridge(command, with_token(target, base_url, token), case_of(target)["inputs"])
+    if isinstance(answer, str):
+        return
+    shown = answer.structured_content
+    computed = not answer.is_error or (isinstance(shown, dict) and bool(shown.get("outputs")))
+    kind = "an isError result with outputs" if answer.is_error else "a result"
+    assert not computed, f"the bridge with {what} computed {PRIVATE!r}, {kind}: {str(shown or answer.content)[:300]}"
+
+
+async def test_bridge_with_a_never_issued_token(reachable_url, mcp_target, bridge_command):
+    """REPLAY-CLAUDE-010 MUST: the bridge started for the private service with a well-formed service token that
+    was never issued yields no result: spreadapi_calc comes back isError or a JSON-RPC error (or the bridge
+    does not start), never outputs."""
+    private(mcp_target)
+    await control(mcp_target, reachable_url, bridge_command)
+    token = "svc_tk_" + secrets.token_hex(32)
+    await assert_bridge_refuses(mcp_target, reachable_url, bridge_command, token, "a token never issued")
+
+
+async def test_bridge_with_a_revoked_token(reachable_url, mcp_target, client, bridge_command):
+    """REPLAY-CLAUDE-011 MUST: the bridge started with a service token of the private service that was revoked
+    (after computing through the bridge a moment before) yields no result."""
+    private(mcp_target)
+    admin = Admin.of(client, mcp_target)
+    issued = await admin.issue_service_token(mcp_target.published(PRIVATE).id)
+    problem = await control_problem(mcp_target, bridge_command, with_token(mcp_target, reachable_url, issued))
+    await admin.revoke_service_token(issued)
+    if problem is not None:
+        control_failed(f"the bridge with a fresh token of {PRIVATE!r} does not compute either: {problem}")
+    await assert_bridge_refuses(mcp_target, reachable_url, bridge_command, issued, "a revoked token")
+
+
+async def test_bridge_with_an_expired_token(reachable_url, mcp_target, client, bridge_command):
+    """REPLAY-CLAUDE-012 MUST: the bridge started with an expired service token of the private service yields no
+    result."""
+    private(mcp_target)
+    admin = Admin.of(client, mcp_target)
+    await control(mcp_target, reachable_url, bridge_command)
+    expired = await admin.issue_service_token(mcp_target.published(PRIVATE).id, expires_at=time.time() - 60)
+    try:
+        await assert_bridge_refuses(mcp_target, reachable_url, bridge_command, expired, "an expired token")
+    finally:
+        await admin.revoke_service_token(expired, live=False)
+
+
+async def test_bridge_with_another_services_token(reachable_url, mcp_target, client, bridge_command):
+    """REPLAY-CLAUDE-013 MUST: the bridge started for the private service with a valid token of another service
+    yields no result for the private service."""
+    private(mcp_target)
+    admin = Admin.of(client, mcp_target)
+    other = next((s for s in mcp_target.spec.services.values() if s.fixture != PRIVATE), None)
+    if other is None:
+        not_applicable("the target file publishes no second service")
+    await control(mcp_target, reachable_url, bridge_command)
+    token = await admin.issue_service_token(other.id)
+    try:
+        await assert_bridge_refuses(mcp_target, reachable_url, bridge_command, token, f"a token of {other.id!r}")
+    finally:
+        await admin.revoke_service_token(token)
+
+
+async def test_bridge_with_an_mcp_token(reachable_url, mcp_target, client, bridge_command):
+    """REPLAY-CLAUDE-014 MUST: the bridge started in single-service mode with an MCP token (one granting the
+    private service) yields no result: the single-service endpoint takes service tokens only."""
+    private(mcp_target)
+    admin = Admin.of(client, mcp_target)
+    await control(mcp_target, reachable_url, bridge_command)
+    token = await admin.issue_mcp_token(mcp_target.published(PRIVATE).id)
+    try:
+        await assert_bridge_refuses(mcp_target, reachable_url, bridge_command, token, "an MCP token")
+    finally:
+        await admin.revoke_mcp_token(token)

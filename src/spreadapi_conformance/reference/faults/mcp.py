@@ -9,7 +9,7 @@ FAULTS = (
         "mcp-origin-unchecked",
         "MCP-TRANSPORT",
         "the endpoint never looks at Origin (no DNS-rebinding protection)",
-        ("MCP-HTTP-018",),
+        ("MCP-HTTP-018", "MCP-HTTP-038"),
     ),
     Fault(
         "mcp-envelope-unchecked",
@@ -98,20 +98,20 @@ FAULTS = (
         "mcp-service-token-any-service",
         "MCP-CRED",
         "the single-service endpoint checks that a service token exists, not that it belongs to this service",
-        ("MCP-CRED-001",),
+        ("MCP-CRED-001", "REPLAY-CLAUDE-013"),
     ),
     Fault(
         "mcp-expired-service-token-accepted",
         "MCP-CRED",
         "the single-service endpoint never reads a service token's expiry",
-        ("MCP-CRED-002",),
+        ("MCP-CRED-002", "REPLAY-CLAUDE-012"),
     ),
     Fault(
         "mcp-service-token-cached",
         "MCP-CRED",
         "the single-service endpoint caches a token that validated once for the life of the process: revoking "
         "it changes nothing",
-        ("MCP-CRED-003",),
+        ("MCP-CRED-003", "REPLAY-CLAUDE-011"),
     ),
     Fault(
         "bridge-mcp-token-shape-only",
@@ -141,12 +141,94 @@ FAULTS = (
         "mcp-service-endpoint-takes-mcp-tokens",
         "MCP-CRED",
         "the single-service endpoint also takes an MCP token that grants the service",
-        ("MCP-CRED-008",),
+        ("MCP-CRED-008", "REPLAY-CLAUDE-014"),
     ),
     Fault(
         "mcp-ping-unanswered",
         "MCP-TRANSPORT",
         "the MCP server registers no ping handler: ping is answered -32601 Method not found (as the platform does)",
         ("MCP-HTTP-019",),
+    ),
+    Fault(
+        "mcp-service-token-shape-only",
+        "MCP-CRED",
+        "the single-service endpoint checks only the shape of a service token: a svc_tk_ token the store does not "
+        "know opens the service, so the stdio bridge computes with a token that was never issued",
+        ("REPLAY-CLAUDE-010",),
+    ),
+    Fault(
+        "mcp-version-header-from-body",
+        "MCP-TRANSPORT",
+        "to be lenient with clients, the endpoint sets MCP-Protocol-Version from the body's _meta protocol version, "
+        "so a header that disagrees with the body is never refused",
+        ("MCP-HTTP-035",),
+    ),
+    Fault(
+        "mcp-unsupported-version-generic-error",
+        "MCP-TRANSPORT",
+        "the endpoint refuses an unknown MCP-Protocol-Version itself with a generic 400 Invalid Request (-32600), "
+        "not UnsupportedProtocolVersionError (-32022) with the versions it supports",
+        ("MCP-HTTP-036",),
+    ),
+    Fault(
+        "mcp-cache-hints-dropped",
+        "MCP-TRANSPORT",
+        "the per-caller result rewriting keeps only the fields handshake-era results had: 2026-07-28 list and "
+        "discover results lose ttlMs and cacheScope",
+        ("MCP-HTTP-037",),
+    ),
+    Fault(
+        "mcp-tool-description-counts-calls",
+        "MCP-TOOLS",
+        "spreadapi_calc's description says how many calculations the service has answered, so every tools/call "
+        "changes the tools/list answer",
+        ("MCP-TOOLS-019",),
+    ),
+    Fault(
+        "mcp-errors-json-rpc-1-style",
+        "MCP-TRANSPORT",
+        "the endpoint's own JSON-RPC errors are written JSON-RPC 1.0 style, with result null beside error",
+        ("MCP-HTTP-039",),
+    ),
+    Fault(
+        "mcp-meta-key-malformed",
+        "MCP-TOOLS",
+        "spreadapi_get_details returns the service id in _meta under spreadapi:serviceId, a key the _meta naming "
+        "rules do not allow",
+        ("MCP-HTTP-040",),
+    ),
+    Fault(
+        "mcp-resource-not-found-32002",
+        "MCP-TRANSPORT",
+        "reading an unknown resource is error -32002 at every revision, as 2025-11-25 had it; 2026-07-28 retired "
+        "that code",
+        ("MCP-HTTP-041",),
+    ),
+    Fault(
+        "mcp-logs-every-call",
+        "MCP-TOOLS",
+        "every tools/call sends a notifications/message log line, whether or not the client asked for log messages",
+        ("MCP-HTTP-043",),
+    ),
+    Fault(
+        "mcp-logs-without-capability",
+        "MCP-TOOLS",
+        "every tools/call sends a notifications/message log line while the server, which registers no "
+        "logging/setLevel, does not declare the logging capability",
+        ("MCP-HTTP-044",),
+    ),
+    Fault(
+        "mcp-name-sentinel-not-decoded",
+        "MCP-TRANSPORT",
+        "a gateway-style check compares Mcp-Name with the body's name as it came, without decoding the "
+        "=?base64?…?= form: a correctly encoded name is refused as a HeaderMismatch",
+        ("MCP-HTTP-045",),
+    ),
+    Fault(
+        "mcp-number-inputs-mirrored",
+        "MCP-TOOLS",
+        "spreadapi_calc marks every number input with x-mcp-header, which the rules allow on integer, string and "
+        "boolean properties only",
+        ("MCP-TOOLS-020",),
     ),
 )
