@@ -48,7 +48,7 @@ RESULTS = REPORTS / "server-everything"
 REVISIONS = ("2025-11-25", "2026-07-28")
 # The MCP conformance checks: suites/mcp's four modules of them (the package keyword "mcp" keeps out
 # same-named modules elsewhere).
-MCP_CHECKS = "mcp and (test_http or test_tools or test_auth or test_cred)"
+MCP_CHECKS = "mcp and (test_http or test_tools or test_auth or test_cred or test_fuzz)"
 SERVER_EVERYTHING = next(peer for peer in PEER_LIST if peer.name == "server-everything")
 
 
