@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from load import cli_command  # benchmarks/ is on the path: run.py and load.py run as scripts from it
 
 from spreadapi_conformance.engine import ENGINES, get_engine
 from spreadapi_conformance.fixtures import ServiceDef, load_services
@@ -200,12 +201,6 @@ def evaluation_rate(evaluate: Callable[[dict], Any], cases: list[dict], seconds:
 
 # ---------------------------------------------------------------------------------------------------
 # The server
-
-
-def cli_command() -> list[str]:
-    script = Path(sys.executable).with_name("spreadapi-conformance")
-    found = str(script) if script.exists() else shutil.which("spreadapi-conformance")
-    return [found] if found else [sys.executable, "-m", "spreadapi_conformance"]
 
 
 def serve_command(port: int) -> list[str]:

@@ -150,6 +150,21 @@ def config_from_env(env: Mapping[str, str]) -> BridgeConfig:
     return _config(endpoint, token, single)
 
 
+def client_env(
+    base_url: str, *, service_id: str | None = None, token: str | None = None, mcp_url: str | None = None
+) -> dict[str, str]:
+    """The environment a client gives the bridge (Claude Desktop's ``mcpServers`` entry, as the service page
+    shows it): what :func:`config_from_env` reads. ``mcp_url``: for a deployment that serves MCP elsewhere."""
+    env = {"SPREADAPI_URL": base_url}
+    if service_id:
+        env["SPREADAPI_SERVICE_ID"] = service_id
+    if token:
+        env["SPREADAPI_TOKEN"] = token
+    if mcp_url:
+        env["SPREADAPI_MCP_URL"] = mcp_url
+    return env
+
+
 def _plain_url(url: str, name: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from .bridge import client_env
 from .catalog import OPTIONS
 from .oracle import differences, expected_outputs
 from .report import evidence
@@ -348,18 +349,17 @@ async def oauth_mcp(
     """Option 2 or 3: the OAuth flow for ``resource``, an MCP session with the access token, the calculations."""
     measured = Measured(option)
     started = time.perf_counter()
-    with counted("setup") as setup:
-        token = await oauth_access_token(plan.deployment, option, resource, pasted)
-        session_opened = mcp_session(plan.deployment, resource, token["access_token"])
-        async with contextlib.AsyncExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
+        with counted("setup") as setup:
+            token = await oauth_access_token(plan.deployment, option, resource, pasted)
             with failing_as(option, "initialize and tools/list with the access token"):
-                session = await stack.enter_async_context(session_opened)
-            calculate = tool_caller(plan, option, session, arguments)
-            setup_total, setup_bytes = setup.total, wire(setup)
-            await calculate()
-            measured.first_result = time.perf_counter() - started
-            await repeat(plan, measured, calculate, count=True)
-    measured.setup_exchanges, measured.setup_bytes = setup_total, setup_bytes
+                opened = mcp_session(plan.deployment, resource, token["access_token"])
+                session = await stack.enter_async_context(opened)
+        measured.setup_exchanges, measured.setup_bytes = setup.total, wire(setup)
+        calculate = tool_caller(plan, option, session, arguments)
+        await calculate()
+        measured.first_result = time.perf_counter() - started
+        await repeat(plan, measured, calculate, count=True)
     measured.lifetime = _lifetime(token, HANDLING[option].lifetime)
     return measured
 
@@ -369,15 +369,10 @@ async def oauth_mcp(
 
 def bridge_env(deployment: Deployment, token: str | None, service_id: str | None) -> dict[str, str]:
     """The bridge's environment as Claude Desktop's config gives it (the service page shows it)."""
-    env = {"SPREADAPI_URL": deployment.base_url}
     endpoint = "single_service_mcp" if service_id else "bridge_mcp"
-    if service_id:
-        env["SPREADAPI_SERVICE_ID"] = service_id
-    if token:
-        env["SPREADAPI_TOKEN"] = token
-    if deployment.spec.template(endpoint) != DEFAULT_PATHS[endpoint]:
-        env["SPREADAPI_MCP_URL"] = deployment.url(endpoint, service_id)  # a deployment with other paths
-    return env
+    moved = deployment.spec.template(endpoint) != DEFAULT_PATHS[endpoint]  # a deployment with other paths
+    mcp_url = deployment.url(endpoint, service_id) if moved else None
+    return client_env(deployment.base_url, service_id=service_id, token=token, mcp_url=mcp_url)
 
 
 async def stdio_bridge(
@@ -421,13 +416,13 @@ async def stdio_bridge(
             bridge_stderr.seek(0)
             said = bridge_stderr.read().strip().splitlines()
             raise StepFailed(f"{failed} (the bridge said: {said[-1] if said else 'nothing'})") from failed
-    with counted("setup") as setup:
-        async with mcp_session(deployment, url, token) as session:
-            setup_total, setup_bytes = setup.total, wire(setup)
-            with counted("one calculation") as one:
-                await tool_caller(plan, option, session, arguments)()
-    measured.setup_exchanges, measured.setup_bytes = setup_total, setup_bytes
-    measured.call_exchanges, measured.call_bytes = [one.total], [wire(one)]
+    async with contextlib.AsyncExitStack() as stack:
+        with counted("setup") as setup:
+            session = await stack.enter_async_context(mcp_session(deployment, url, token))
+        measured.setup_exchanges, measured.setup_bytes = setup.total, wire(setup)
+        with counted("one calculation") as one:
+            await tool_caller(plan, option, session, arguments)()
+        measured.call_exchanges, measured.call_bytes = [one.total], [wire(one)]
     return measured
 
 

@@ -4,9 +4,6 @@ the bytes exchanged; certify --with-notebooks's exit code and report."""
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -14,6 +11,8 @@ import pytest
 from spreadapi_conformance import compare
 from spreadapi_conformance.certify import EXIT_NOT_CERTIFIED, EXIT_NOTEBOOK_FAILED, exit_code
 from spreadapi_conformance.report import evidence
+
+from .conftest import certify
 
 
 def measured(option: str, median_ms: float, setup_exchanges: int, first: float) -> compare.Measured:
@@ -116,15 +115,10 @@ def test_a_failed_notebook_is_exit_5_unless_a_must_failed():
     assert exit_code(report("fail", [False])) == EXIT_NOT_CERTIFIED
 
 
-def certify(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "spreadapi_conformance", "certify", "--no-progress", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
-
-
 def test_certify_with_notebooks_links_them_from_the_report(tmp_path):
-    run = certify("--with-notebooks", "-k", "REST-LIST-001", "--report-dir", str(tmp_path))
+    run = certify(tmp_path, "--no-progress", "--with-notebooks", "-k", "REST-LIST-001", timeout=900)
     assert run.returncode == 3, f"{run.stdout}\n{run.stderr[-3000:]}"  # incomplete: a -k subset
-    notebooks = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["notebooks"]
+    notebooks = run.json()["notebooks"]
     assert sorted(n["name"] for n in notebooks) == [
         "multi_service_mcp",
         "oauth_connector_flow",
@@ -140,7 +134,7 @@ def test_certify_with_notebooks_links_them_from_the_report(tmp_path):
 
 
 def test_certify_with_notebooks_refuses_a_faulty_reference(tmp_path):
-    run = certify("--with-notebooks", "--reference-fault", "rest-401-without-challenge", "--report-dir", str(tmp_path))
+    run = certify(tmp_path, "--no-progress", "--with-notebooks", "--reference-fault", "rest-401-without-challenge")
     assert run.returncode == 2 and "--with-notebooks" in run.stderr, run.stderr
 
 

@@ -4,16 +4,14 @@ URLs fails it; the same deployment on loopback is exempt (not applicable), never
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from spreadapi_conformance.threaded import free_port
 
 from ..serve.conftest import start_serve
+from .conftest import certify
 
 
 def non_loopback_address() -> str | None:
@@ -28,11 +26,8 @@ def non_loopback_address() -> str | None:
 
 
 def certify_tls(target_file, report_dir) -> dict:
-    command = [sys.executable, "-m", "spreadapi_conformance", "certify", "--no-progress", "--workers", "0"]
-    command += ["--target", str(target_file), "-k", "OAUTH-TLS-001", "--report-dir", str(report_dir)]
-    subprocess.run(command, capture_output=True, text=True, timeout=300)
-    report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
-    return next(c for c in report["checks"] if c["id"] == "OAUTH-TLS-001")
+    run = certify(report_dir, "--no-progress", "--workers", "0", "--target", str(target_file), "-k", "OAUTH-TLS-001")
+    return next(c for c in run.json()["checks"] if c["id"] == "OAUTH-TLS-001")
 
 
 def test_plain_http_off_loopback_fails_and_loopback_is_exempt(tmp_path):

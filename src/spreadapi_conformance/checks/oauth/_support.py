@@ -307,16 +307,21 @@ def registration_body(redirect_uris: list[str], **metadata: Any) -> dict[str, An
 
 
 async def register(
-    client: httpx.AsyncClient, target: Target, found: Discovered, redirect_uris: list[str] | None = None
+    client: httpx.AsyncClient,
+    target: Target,
+    found: Discovered,
+    redirect_uris: list[str] | None = None,
+    **metadata: Any,
 ) -> str:
-    """A client_id for the kit's client: registered (RFC 7591), or the file's pre-registered one."""
+    """A client_id for the kit's client: registered (RFC 7591, with ``metadata`` besides the kit's own), or the
+    file's pre-registered one."""
     spec = oauth_spec(target)
     if not spec.registration:
-        if redirect_uris is None and spec.client_id:
+        if redirect_uris is None and not metadata and spec.client_id:
             return spec.client_id
         not_applicable("the target file says the server offers no dynamic client registration ([oauth] registration)")
     uris = redirect_uris or [spec.redirect_uri]
-    response = await client.post(found.endpoint_of("registration_endpoint"), json=registration_body(uris))
+    response = await client.post(found.endpoint_of("registration_endpoint"), json=registration_body(uris, **metadata))
     assert response.status_code == 201, f"registration: expected 201, got {excerpt(response)}"
     client_id = json_object(response).get("client_id")
     assert isinstance(client_id, str) and client_id, f"registration answered no client_id: {excerpt(response)}"

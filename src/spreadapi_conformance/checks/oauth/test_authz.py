@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from ..answers import excerpt, json_object
+from ..answers import excerpt
 from ..premise import control_failed, not_applicable
 from ._support import (
     REDIRECTS,
@@ -27,7 +27,6 @@ from ._support import (
     pkce,
     redirect_parameters,
     register,
-    registration_body,
     requested_scope,
     resources,
     same_redirect,
@@ -144,14 +143,11 @@ async def test_loopback_redirect_takes_any_port(client, target):
         not_applicable(f"the target file's redirect URI {registered} is not a loopback IP one")
     resource = first_resource(target)
     found = await control_grant(client, target, resource)
-    if not oauth_spec(target).registration:
-        not_applicable("the target file says the server offers no dynamic client registration")
-    # A native app says so (OpenID Connect registration reads application_type; RFC 7591 servers ignore it).
-    body = registration_body([registered], application_type="native")
-    registered_client = await client.post(found.endpoint_of("registration_endpoint"), json=body)
-    if registered_client.status_code != 201:
-        control_failed(f"registering a native client with the loopback redirect URI: {excerpt(registered_client)}")
-    client_id = json_object(registered_client).get("client_id")
+    try:
+        # A native app says so (OpenID Connect registration reads application_type; RFC 7591 servers ignore it).
+        client_id = await register(client, target, found, [registered], application_type="native")
+    except AssertionError as exc:
+        control_failed(f"registering a native client with the loopback redirect URI: {exc}")
     elsewhere = _other_port(registered)
     await obtain_code(
         client, target, found, resource.pasted, client_id=client_id, redirect_uri=elsewhere, **resource.params

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from typing import Any
 
 import pytest
 
@@ -183,13 +184,20 @@ async def consent_form_request(client, target) -> tuple[str, dict[str, str], Res
     return found.endpoint_of("authorization_endpoint"), params, resource
 
 
-async def test_consent_page_cannot_be_framed(target, client):
-    """OAUTH-CONSENT-010 MUST: the consent page forbids framing by other sites (X-Frame-Options DENY or
-    SAMEORIGIN, or Content-Security-Policy frame-ancestors 'none' or 'self'), against clickjacking."""
-    authorize_url, params, _resource = await consent_form_request(client, target)
+async def consent_page(client, target) -> tuple[Any, dict[str, str], Resource]:
+    """(the consent page of a valid authorization request, that request, its resource); not run when a valid
+    request shows no consent page."""
+    authorize_url, params, resource = await consent_form_request(client, target)
     page = await client.get(authorize_url, params=params)
     if page.status_code != 200:
         control_failed(f"a valid authorization request shows no consent page: {excerpt(page)}")
+    return page, params, resource
+
+
+async def test_consent_page_cannot_be_framed(target, client):
+    """OAUTH-CONSENT-010 MUST: the consent page forbids framing by other sites (X-Frame-Options DENY or
+    SAMEORIGIN, or Content-Security-Policy frame-ancestors 'none' or 'self'), against clickjacking."""
+    page, _params, _resource = await consent_page(client, target)
     frame_options = page.headers.get("x-frame-options", "").strip().upper()
     policy = page.headers.get("content-security-policy", "")
     ancestors = re.search(r"frame-ancestors\s+([^;]*)", policy)
@@ -212,10 +220,7 @@ async def test_cross_site_consent_post_issues_no_code(target, client):
     """OAUTH-CONSENT-012 MUST: the consent form posted from another site (the headers a browser sends on a
     cross-site form post: a foreign Origin, Sec-Fetch-Site cross-site) issues no code; the same post from the
     page's own origin does."""
-    authorize_url, params, resource = await consent_form_request(client, target)
-    page = await client.get(authorize_url, params=params)
-    if page.status_code != 200:
-        control_failed(f"a valid authorization request shows no consent page: {excerpt(page)}")
+    page, _params, resource = await consent_page(client, target)
     action, fields = consent_form(page)
     data = {**fields, **resource.pasted, "action": "approve"}
     foreign = {"origin": "https://attacker.example", "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate"}
@@ -228,16 +233,13 @@ async def test_cross_site_consent_post_issues_no_code(target, client):
 
 def _code_in(answer) -> bool:
     location = answer.headers.get("location", "") if answer.status_code in REDIRECTS else ""
-    return "code=" in location
+    return "code" in redirect_parameters(location)
 
 
 async def test_deny_redirects_access_denied_with_state(target, client):
     """OAUTH-CONSENT-013 MUST: denying at the consent page redirects to the client with error=access_denied and
     the state the request sent, and no code."""
-    authorize_url, params, resource = await consent_form_request(client, target)
-    page = await client.get(authorize_url, params=params)
-    if page.status_code != 200:
-        control_failed(f"a valid authorization request shows no consent page: {excerpt(page)}")
+    page, params, resource = await consent_page(client, target)
     action, fields = consent_form(page)
     denial = _deny_value(page.text)
     # Denied with the credential pasted, as a user who changed their mind would: denying must still issue nothing.

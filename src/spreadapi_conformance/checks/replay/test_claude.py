@@ -31,6 +31,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
+from spreadapi_conformance.bridge import client_env
 from spreadapi_conformance.target import DEFAULT_PATHS
 
 from .._admin import Admin
@@ -51,15 +52,14 @@ START_TIMEOUT = 60.0  # s: a first `npx` may download the package
 def claude_env(target: Target, base_url: str, fixture_id: str) -> dict[str, str]:
     """The ``env`` of the Claude Desktop entry for this service (the service page shows the same)."""
     service = target.published(fixture_id)
-    env = {"SPREADAPI_URL": base_url, "SPREADAPI_SERVICE_ID": service.id}
+    mcp_url = None
     if target.template("single_service_mcp") != DEFAULT_PATHS["single_service_mcp"]:
         # The deployment serves MCP elsewhere ([paths]): the bridge is told the endpoint itself.
-        env["SPREADAPI_MCP_URL"] = base_url.rstrip("/") + target.path("single_service_mcp", fixture=fixture_id)
-    if not service.public:
-        if not service.token:
-            not_applicable(f"the target file gives no token for the private service {service.id!r}")
-        env["SPREADAPI_TOKEN"] = service.token
-    return env
+        mcp_url = base_url.rstrip("/") + target.path("single_service_mcp", fixture=fixture_id)
+    if not service.public and not service.token:
+        not_applicable(f"the target file gives no token for the private service {service.id!r}")
+    token = None if service.public else service.token
+    return client_env(base_url, service_id=service.id, token=token, mcp_url=mcp_url)
 
 
 @contextlib.asynccontextmanager
