@@ -216,9 +216,8 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
         return McpAccess("service", endpoint, (service,), f"service-token:{check.token_id}")
     if check.status == 403:
         return deny(403, "insufficient_scope", "This token belongs to another service.")
-    if check.status == 401:
-        return deny(401, "invalid_token", f"The token is not valid for this service ({check.error}).")
-    return JSONResponse({"error": "Token validation failed", "message": "The token store did not answer."}, 503)
+    # Refused with 401 (a store that does not answer raises StoreUnavailable: the app's 503).
+    return deny(401, "invalid_token", f"The token is not valid for this service ({check.error}).")
 
 
 async def _mcp_token_opens(request: Request, token: str, service_id: str) -> bool:

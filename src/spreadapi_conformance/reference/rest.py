@@ -154,17 +154,16 @@ async def _authorise(request: Request, service: ServiceDef, body_token: Any) -> 
         return None
     if check.status == 403:
         return error(403, check.error, "This token is valid for another service, not this one.")
-    if check.status == 401:
-        challenge = f'Bearer realm="spreadapi", error="invalid_token", error_description="{check.error}"'
-        return error(
-            401,
-            check.error,
-            f"The service token {token} is not valid for this service."
-            if active(request, "rest-refused-token-echoed")
-            else "The service token is not valid for this service.",
-            {"WWW-Authenticate": challenge},
-        )
-    return error(503, "Token validation failed", "The token store did not answer; try again.")
+    # Refused with 401 (a store that does not answer raises StoreUnavailable: the app's 503).
+    challenge = f'Bearer realm="spreadapi", error="invalid_token", error_description="{check.error}"'
+    return error(
+        401,
+        check.error,
+        f"The service token {token} is not valid for this service."
+        if active(request, "rest-refused-token-echoed")
+        else "The service token is not valid for this service.",
+        {"WWW-Authenticate": challenge},
+    )
 
 
 async def _read_json_body(request: Request) -> dict[str, Any] | JSONResponse:
