@@ -10,6 +10,7 @@ it with a GET-then-DELETE, which lets two concurrent exchanges both succeed.)
 
 from __future__ import annotations
 
+import json
 import re
 
 from starlette.requests import Request
@@ -95,7 +96,13 @@ async def token(request: Request) -> Response:
         if exc.status == 400 and active(request, "oauth-token-errors-401"):
             exc.status = 401
         return error_response(exc)
-    return JSONResponse(body, headers={} if active(request, "oauth-token-response-cacheable") else NO_STORE)
+    headers = {} if active(request, "oauth-token-response-cacheable") else NO_STORE
+    if active(request, "oauth-token-type-appended"):
+        # The bug: a compatibility shim for old clients that want it in lower case appends token_type to the
+        # JSON text already written, which names it a second time.
+        text = json.dumps(body, separators=(",", ":"))[:-1] + ',"token_type":"bearer"}'
+        return Response(text, media_type="application/json", headers=headers)
+    return JSONResponse(body, headers=headers)
 
 
 async def token_wrong_method(request: Request) -> Response:

@@ -619,8 +619,9 @@ def challenge_exposure(redirect: str, code: str, code_challenge: str) -> str | N
         "the challenge's bytes in HEX": digest.hex().upper().encode(),
         "the challenge's bytes in base64": base64.b64encode(digest).rstrip(b"="),
     }
-    places = [("the redirect", unquote_to_bytes(redirect)), ("the code", code.encode())]
+    places = [("the code", code.encode())]
     places += [("the code, base64-decoded,", blob) for blob in _base64_decodings(code)]
+    places.append(("the redirect", unquote_to_bytes(redirect)))
     for place, blob in places:
         for form, value in forms.items():
             if value in blob:

@@ -285,6 +285,13 @@ FAULTS = (
         ("OAUTH-TOKEN-014",),
     ),
     Fault(
+        "oauth-token-type-appended",
+        "OAUTH",
+        'a compatibility shim appends "token_type": "bearer" to the token response\'s JSON text, which '
+        "already names token_type: the member appears twice",
+        ("OAUTH-TOKEN-014",),
+    ),
+    Fault(
         "oauth-unknown-scope-dropped",
         "OAUTH",
         "the authorization endpoint drops the scope values it does not know instead of refusing them, and the "
