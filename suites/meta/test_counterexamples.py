@@ -46,6 +46,12 @@ COUNTEREXAMPLES = {
     "MCP-HTTP-047": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "MCP-HTTP-048": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "REPLAY-CLAUDE-001": ("meta/test_bridge_command.py", "test_a_bridge_that_exits_fails_the_replay_with_its_reason"),
+    "REPLAY-CLAUDE-015": ("meta/test_bridge_command.py", "test_a_bridge_writing_requests_to_stdout_fails"),
+    "MCP-HTTP-049": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
+    "MCP-HTTP-050": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
+    "MCP-HTTP-052": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
+    "MCP-HTTP-054": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
+    "MCP-HTTP-053": ("meta/test_hostile.py", "test_a_counter_offer_of_the_oldest_revision_warns"),
 }
 
 
