@@ -290,10 +290,14 @@ def test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults(tmp_path: Pa
     assert "serverInfo" in checks["MCP-HTTP-052"]["reason"] and MODERN_REVISION in checks["MCP-HTTP-054"]["reason"]
 
 
-def stale_counter_offer_app():
+def stale_handshake_app():
     """One MCP endpoint that accepts each handshake revision offered to it but counter-offers the oldest,
-    2024-11-05, to an offer it does not know (as the SpreadAPI platform does); the reference counter-offers what
-    its SDK does, the latest, and a fault there would only rewrite the SDK's answer at the edge."""
+    2024-11-05, to an offer it does not know (as the SpreadAPI platform does), and answers tools/list with a
+    notifications/tools/list_changed first though it declared no capability; the reference counter-offers what its
+    SDK does, the latest (a fault there would only rewrite the SDK's answer at the edge), and its SDK sends no list
+    change it did not declare."""
+    import json
+
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
@@ -306,6 +310,11 @@ def stale_counter_offer_app():
         if not isinstance(message, dict) or "id" not in message:
             return Response(status_code=202 if isinstance(message, dict) else 400)
         offered = (message.get("params") or {}).get("protocolVersion")
+        if message.get("method") == "tools/list":
+            changed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+            listed = {"jsonrpc": "2.0", "id": message["id"], "result": {"tools": []}}
+            events = "".join(f"event: message\ndata: {json.dumps(m)}\n\n" for m in (changed, listed))
+            return Response(events, media_type="text/event-stream")
         if message.get("method") != "initialize":
             error = {"code": -32601, "message": "Method not found"}
             return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "error": error})
@@ -317,6 +326,9 @@ def stale_counter_offer_app():
 
 
 def test_a_counter_offer_of_the_oldest_revision_warns(tmp_path: Path):
-    """MCP-HTTP-053 warns on a server that counter-offers 2024-11-05 while it accepts 2025-11-25."""
-    check = one_endpoint_checks(tmp_path, stale_counter_offer_app(), "MCP-HTTP-053")["MCP-HTTP-053"]
-    assert check["outcome"] == "warning" and "'2024-11-05'" in check["reason"], check
+    """MCP-HTTP-053 warns on a server that counter-offers 2024-11-05 while it accepts 2025-11-25, and MCP-HTTP-051
+    fails it for a list change it sends without declaring tools.listChanged."""
+    checks = one_endpoint_checks(tmp_path, stale_handshake_app(), "MCP-HTTP-053", "MCP-HTTP-051")
+    assert checks["MCP-HTTP-053"]["outcome"] == "warning" and "'2024-11-05'" in checks["MCP-HTTP-053"]["reason"]
+    assert checks["MCP-HTTP-051"]["outcome"] == "failed", checks["MCP-HTTP-051"]
+    assert "tools.listChanged" in checks["MCP-HTTP-051"]["reason"], checks["MCP-HTTP-051"]

@@ -281,6 +281,9 @@ async def test_bridge_with_an_mcp_token(reachable_url, mcp_target, client, bridg
 # -- the bridge's stdout read raw, at 2026-07-28 -------------------------------------------------------------------
 
 
+STDOUT_LINE_LIMIT = 16 * 1024 * 1024  # bytes: one JSON-RPC message per line, however large a tool result is
+
+
 class RawStdio:
     """The bridge launched as Claude Desktop launches it, driven by hand: JSON-RPC lines written to its stdin, every
     line of its stdout kept (``seen``: each parsed message, in order), its stderr for failures."""
@@ -292,10 +295,13 @@ class RawStdio:
     async def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """Send ``message``; the response to its id (None when stdout ends first), reading every line before it."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(message).encode() + b"\n")
-        await self.process.stdin.drain()
+        try:
+            self.process.stdin.write(json.dumps(message).encode() + b"\n")
+            await self.process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            return None  # the bridge has exited
         async with asyncio.timeout(timeout):
-            while line := await self.process.stdout.readline():
+            while line := await self._line():
                 with contextlib.suppress(ValueError):  # a line that is no JSON is another rule's concern
                     parsed = json.loads(line)
                     if isinstance(parsed, dict):
@@ -303,6 +309,13 @@ class RawStdio:
                         if parsed.get("id") == message["id"] and "method" not in parsed:
                             return parsed
         return None
+
+    async def _line(self) -> bytes:
+        assert self.process.stdout is not None
+        try:
+            return await self.process.stdout.readline()
+        except ValueError:  # asyncio's LimitOverrunError: no newline within STDOUT_LINE_LIMIT bytes
+            raise AssertionError(f"the bridge wrote a line of more than {STDOUT_LINE_LIMIT} bytes to stdout") from None
 
     def stderr(self) -> str:
         self.errlog.seek(0)
@@ -319,6 +332,7 @@ async def raw_bridge(command: list[str], env: dict[str, str]) -> AsyncIterator[R
             stdout=asyncio.subprocess.PIPE,
             stderr=errlog,
             env={**get_default_environment(), **env},
+            limit=STDOUT_LINE_LIMIT,
         )
         try:
             yield RawStdio(process, errlog)
@@ -366,8 +380,11 @@ async def test_bridge_writes_no_requests_at_2026_07_28(reachable_url, mcp_target
         try:
             discovered = await bridge.request(modern_stdio_request("server/discover", 1), START_TIMEOUT)
             if not served_modern(discovered):
-                said = json.dumps(discovered)[:300] if discovered is not None else "nothing (stdout ended)"
-                not_applicable(f"the bridge does not serve {MODERN} on stdio: server/discover was answered {said}")
+                said = json.dumps(discovered)[:300] if discovered is not None else "nothing (the bridge ended)"
+                not_applicable(
+                    f"the bridge does not serve {MODERN} on stdio: server/discover was answered {said}; its stderr: "
+                    f"{bridge.stderr()[-300:]!r}"
+                )
             listed = await bridge.request(modern_stdio_request("tools/list", 2), REQUEST_TIMEOUT)
             if READ_ONLY_TOOL in listed_tools(listed):
                 call = modern_stdio_request("tools/call", 3, name=READ_ONLY_TOOL, arguments={})
