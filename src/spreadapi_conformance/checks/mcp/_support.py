@@ -346,13 +346,18 @@ def request_message(method: str, request_id: int | str = 2, **params: Any) -> di
     return message
 
 
-def modern_request(method: str, request_id: int | str = 1, name: str | None = None, **params: Any) -> tuple:
-    """A 2026-07-28 request and its headers: the ``_meta`` envelope, ``Mcp-Method`` (and ``Mcp-Name``)."""
-    meta = {
+def modern_meta() -> dict[str, Any]:
+    """The ``_meta`` envelope of a 2026-07-28 request: its protocol version, capabilities (none) and client."""
+    return {
         "io.modelcontextprotocol/protocolVersion": MODERN,
         "io.modelcontextprotocol/clientCapabilities": {},
         "io.modelcontextprotocol/clientInfo": {"name": "spreadapi-conformance", "version": "1"},
     }
+
+
+def modern_request(method: str, request_id: int | str = 1, name: str | None = None, **params: Any) -> tuple:
+    """A 2026-07-28 request and its headers: the ``_meta`` envelope, ``Mcp-Method`` (and ``Mcp-Name``)."""
+    meta = modern_meta()
     headers = {**JSON_RPC_HEADERS, "mcp-protocol-version": MODERN, "mcp-method": method}
     if name is not None:
         headers["mcp-name"] = name

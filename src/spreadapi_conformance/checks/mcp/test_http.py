@@ -15,6 +15,8 @@ MCP-HTTP-039..044 judge every message of one ordinary transcript (``_support.tra
 good and bad, in a handshake-era session and at 2026-07-28 when served), so a rule about every message (result
 or error, notifications without id, ``_meta`` key names, UTF-8, defined error codes, log messages) is judged on
 errors and results alike; the transcript calls no tool for real but spreadapi_get_details, which only describes.
+MCP-HTTP-049 and 052 judge its 2026-07-28 answers too (trace context and serverInfo in ``_meta``); MCP-HTTP-051 opens
+a session at each handshake revision the server negotiates and judges its answers by what that revision defines.
 """
 
 from __future__ import annotations

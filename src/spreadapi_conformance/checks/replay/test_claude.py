@@ -39,7 +39,7 @@ from spreadapi_conformance.bridge import client_env
 from spreadapi_conformance.target import DEFAULT_PATHS
 
 from .._admin import Admin
-from ..mcp._support import MODERN, READ_ONLY_TOOL, REQUEST_TIMEOUT
+from ..mcp._support import MODERN, READ_ONLY_TOOL, REQUEST_TIMEOUT, modern_meta, request_message
 from ..oauth._support import oracle_problem, structured
 from ..premise import control_failed, not_applicable
 
@@ -348,12 +348,7 @@ async def raw_bridge(command: list[str], env: dict[str, str]) -> AsyncIterator[R
 
 def modern_stdio_request(method: str, request_id: int, **params: Any) -> dict[str, Any]:
     """A 2026-07-28 request as stdio carries it: the protocol fields in _meta, no header layer."""
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "spreadapi-conformance", "version": "1"},
-    }
-    return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": {**params, "_meta": meta}}
+    return request_message(method, request_id, **params, _meta=modern_meta())
 
 
 def served_modern(answer: dict[str, Any] | None) -> bool:
