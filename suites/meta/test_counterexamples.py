@@ -46,6 +46,10 @@ COUNTEREXAMPLES = {
     "MCP-HTTP-047": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "MCP-HTTP-048": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "REPLAY-CLAUDE-001": ("meta/test_bridge_command.py", "test_a_bridge_that_exits_fails_the_replay_with_its_reason"),
+    **dict.fromkeys(
+        ("MCP-HTTP-010", "MCP-HTTP-014", "MCP-HTTP-022", "MCP-HTTP-032", "MCP-HTTP-033"),
+        ("meta/test_hostile.py", "test_a_server_breaking_one_transport_rule_fails_its_check"),
+    ),
 }
 
 
