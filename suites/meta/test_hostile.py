@@ -332,3 +332,108 @@ def test_a_counter_offer_of_the_oldest_revision_warns(tmp_path: Path):
     assert checks["MCP-HTTP-053"]["outcome"] == "warning" and "'2024-11-05'" in checks["MCP-HTTP-053"]["reason"]
     assert checks["MCP-HTTP-051"]["outcome"] == "failed", checks["MCP-HTTP-051"]
     assert "tools.listChanged" in checks["MCP-HTTP-051"]["reason"], checks["MCP-HTTP-051"]
+
+
+HANDSHAKE_REVISIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
+# entry -> (what the small MCP server below does wrong when it is broken for that entry, what the check's reason
+# then shows). The MCP SDK the reference serves through gets each of these right, so no fault of the reference
+# can have them where the bug would live.
+BROKEN_TRANSPORT = {
+    "MCP-HTTP-010": ("its session ids have a space in them (visible ASCII only)", "'session "),
+    "MCP-HTTP-014": ("it never looks a session id up: one it never issued is served", "assert 200 == 404"),
+    "MCP-HTTP-022": ('after initialize it echoes request ids as strings: id 0 comes back as "0"', '"id":"0"'),
+    "MCP-HTTP-032": ("it opens a session (Mcp-Session-Id) for a 2026-07-28 request", "'mcp-session-id': 's"),
+    "MCP-HTTP-033": ("it serves a 2026-07-28 request without the _meta envelope as handshake-era", "assert 200 == 400"),
+}
+
+
+def small_mcp_app(broken: str = ""):
+    """One MCP endpoint at /mcp that keeps the transport rules MCP-HTTP-010 to 034 judge: handshake-era sessions
+    (2025-03-26 to 2025-11-25: initialize opens one, a request without its id is 400, an id it does not know 404,
+    DELETE ends it; notifications 202; ids echoed; unknown methods -32601) and 2026-07-28 single exchanges
+    (server/discover, the _meta envelope required, Mcp-Method compared). ``broken``: an entry of BROKEN_TRANSPORT,
+    whose rule it then breaks."""
+    import itertools
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    sessions: set[str] = set()
+    numbers = itertools.count(1)
+
+    def reply(message: dict, outcome: dict, status: int = 200, headers: dict | None = None) -> Response:
+        stringified = broken == "MCP-HTTP-022" and message.get("method") != "initialize"
+        request_id = str(message["id"]) if stringified else message["id"]
+        return JSONResponse({"jsonrpc": "2.0", "id": request_id, **outcome}, status, headers=headers)
+
+    def error(code: int, text: str, status: int) -> Response:
+        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": text}}, status)
+
+    def served(message: dict, extra: dict) -> Response:
+        method = message.get("method")
+        if method == "tools/list":
+            return reply(message, {"result": {"tools": [], **extra}})
+        if method == "ping":
+            return reply(message, {"result": {}})
+        return reply(message, {"error": {"code": -32601, "message": f"Method not found: {method}"}})
+
+    async def modern(request: Request, message: dict) -> Response:
+        meta = (message.get("params") or {}).get("_meta") or {}
+        if "io.modelcontextprotocol/protocolVersion" not in meta and broken != "MCP-HTTP-033":
+            return error(-32602, "Invalid params: the _meta envelope is required at 2026-07-28", 400)
+        if request.headers.get("mcp-method") != message.get("method"):
+            return error(-32020, "HeaderMismatch: Mcp-Method differs from the body's method", 400)
+        if message.get("method") == "server/discover":
+            result = {"resultType": "complete", "supportedVersions": [MODERN_REVISION], "capabilities": {}}
+            return reply(message, {"result": result})
+        opened = {"mcp-session-id": f"s{next(numbers)}"} if broken == "MCP-HTTP-032" else None
+        answer = served(message, {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"})
+        answer.headers.update(opened or {})
+        return answer
+
+    async def mcp(request: Request) -> Response:
+        session_id = request.headers.get("mcp-session-id")
+        if request.method == "DELETE":
+            if session_id not in sessions:
+                return Response(status_code=404)
+            sessions.discard(session_id)
+            return Response(status_code=204)
+        message = await json_rpc(request)
+        if not isinstance(message, dict) or not isinstance(message.get("method"), str):
+            return error(-32600, "Invalid Request", 400)
+        if request.headers.get("mcp-protocol-version") == MODERN_REVISION:
+            return await modern(request, message)
+        if message["method"] == "initialize":
+            offered = (message.get("params") or {}).get("protocolVersion")
+            revision = offered if offered in HANDSHAKE_REVISIONS else HANDSHAKE_REVISIONS[-1]
+            new_id = f"session {next(numbers)}" if broken == "MCP-HTTP-010" else f"s{next(numbers)}"
+            sessions.add(new_id)
+            result = {"protocolVersion": revision, "capabilities": {"tools": {}}, "serverInfo": {"name": "small"}}
+            return reply(message, {"result": result}, headers={"mcp-session-id": new_id})
+        if session_id is None:
+            return error(-32600, "Bad Request: Mcp-Session-Id is required", 400)
+        if session_id not in sessions and broken != "MCP-HTTP-014":
+            return error(-32001, "Session not found", 404)
+        if "id" not in message:
+            return Response(status_code=202)
+        return served(message, {})
+
+    return Starlette(routes=[Route("/mcp", mcp, methods=["POST", "DELETE"])])
+
+
+def test_the_small_mcp_server_passes_the_transport_checks(tmp_path: Path):
+    """The control for the test below: unbroken, the small server passes every check it is broken for there."""
+    checks = one_endpoint_checks(tmp_path, small_mcp_app(), *BROKEN_TRANSPORT)
+    assert {rid: c["outcome"] for rid, c in checks.items()} == dict.fromkeys(BROKEN_TRANSPORT, "passed"), checks
+
+
+@pytest.mark.parametrize("rid", list(BROKEN_TRANSPORT))
+def test_a_server_breaking_one_transport_rule_fails_its_check(rid: str, tmp_path: Path):
+    """MCP-HTTP-010, 014, 022, 032 and 033 each fail the small server broken in their one rule (BROKEN_TRANSPORT),
+    and say what it did."""
+    broken, evidence = BROKEN_TRANSPORT[rid]
+    check = one_endpoint_checks(tmp_path, small_mcp_app(broken=rid), rid)[rid]
+    assert check["outcome"] in ("failed", "warning"), (broken, check)  # warning: an entry with a policy
+    assert evidence in check["reason"], (broken, check["reason"])

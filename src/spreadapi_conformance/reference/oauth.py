@@ -146,10 +146,13 @@ def _prefix_allows(entry: str, uri: str) -> bool:
     return candidate.path.startswith(prefix.path or "/")
 
 
-def redirect_problem(uri: object, allowlist: tuple[str, ...] = (), *, http_anywhere: bool = False) -> str | None:
+def redirect_problem(
+    uri: object, allowlist: tuple[str, ...] = (), *, http_anywhere: bool = False, https_only: bool = False
+) -> str | None:
     """Why a redirect URI may not be registered, or None when it may. Never echoes the URI.
 
-    ``http_anywhere``: the fault ``oauth-http-redirect-accepted`` (any http URI, as for a developer's machine)."""
+    ``http_anywhere``: the fault ``oauth-http-redirect-accepted`` (any http URI, as for a developer's machine);
+    ``https_only``: the fault ``oauth-loopback-redirect-refused`` (no http, not even on loopback)."""
     if not isinstance(uri, str) or not uri:
         return "must be a non-empty string"
     if len(uri) > 2048 or _UNSAFE.search(uri):
@@ -161,6 +164,8 @@ def redirect_problem(uri: object, allowlist: tuple[str, ...] = (), *, http_anywh
         return "must be an absolute https URI (or http on a loopback address)"
     if "@" in parts.netloc:
         return "must not contain user information"
+    if https_only and parts.scheme != "https":
+        return "must be an https URI"
     if _loopback(uri) is not None or (http_anywhere and parts.scheme == "http"):
         return None
     if parts.scheme != "https":

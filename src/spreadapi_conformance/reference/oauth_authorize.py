@@ -72,9 +72,10 @@ Back = Callable[[str], str]  # error code -> the redirect URI carrying it
 class RequestError(OAuthError):
     """An invalid authorization request. ``back`` is set once client and redirect URI are trusted."""
 
-    def __init__(self, error: str, description: str, back: str | None = None):
+    def __init__(self, error: str, description: str, back: str | None = None, *, redirect: bool = False):
         super().__init__(error, description)
         self.back = back
+        self.redirect = redirect  # sent to ``back`` at once (only the fault oauth-unknown-client-redirects)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class AuthRequest:
 async def _client_and_redirect(request: Request, params: dict[str, str]) -> tuple[Client, str]:
     client = await request.app.state.oauth_clients.get(params.get("client_id"))
     if client is None:
+        named = params.get("redirect_uri")
+        if named and active(request, "oauth-unknown-client-redirects"):
+            # The bug: the error goes back to whatever redirect URI the request names; no registration vouches for it.
+            back = add_query(named, {"error": "invalid_client", "state": params.get("state")})
+            raise RequestError("invalid_client", "Unknown client_id.", back, redirect=True)
         raise RequestError("invalid_request", "Unknown client_id: register the client first (RFC 7591).")
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
@@ -173,13 +179,14 @@ async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
     strict = active(request, "oauth-strict-parameters")
     if strict and (unknown := sorted(set(params) - {*_PARAMS, "service_id"})):
         raise RequestError("invalid_request", f"Unknown parameter: {', '.join(unknown)[:200]}", back("invalid_request"))
-    if params.get("response_type") != "code":
+    if params.get("response_type") != "code" and not active(request, "oauth-response-type-unchecked"):
         error = "unsupported_response_type"
         raise RequestError(error, "response_type must be code.", back(error))
     method = params.get("code_challenge_method")
     if active(request, "oauth-plain-pkce-accepted") and method in (None, "", "plain"):
         method = "S256"  # recorded as S256: the exchange then compares the verifier's hash
-    if problem := challenge_problem(params.get("code_challenge"), method):
+    without_pkce = not params.get("code_challenge") and active(request, "oauth-challenge-optional")
+    if not without_pkce and (problem := challenge_problem(params.get("code_challenge"), method)):
         raise RequestError("invalid_request", problem, back("invalid_request"))
     service, resource = _target(request, issuer, params, back)
     return AuthRequest(
@@ -188,7 +195,7 @@ async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
         redirect_uri=redirect_uri,
         issuer=issuer,
         scope=_scope(request, params, service, back),
-        code_challenge=params["code_challenge"],
+        code_challenge=params.get("code_challenge", ""),
         resource=resource,
         service=service,
         faults=request.app.state.config.faults,
@@ -226,6 +233,8 @@ async def authorize_page(request: Request) -> Response:
         keep_empty = active(request, "oauth-empty-parameters-kept")
         auth = await validate(request, {k: v for k, v in params.items() if v != "" or keep_empty})
     except OAuthError as exc:
+        if isinstance(exc, RequestError) and exc.redirect and exc.back:
+            return RedirectResponse(exc.back, 302)
         return error_page(exc)
     page = consent_page(auth)
     if active(request, "oauth-authorization-cors"):
@@ -255,7 +264,7 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
         if tokens:
             raise OAuthError("invalid_request", "Send either mcp_tokens or service_id, not both.")
         token_id = None
-        if not service.public:
+        if not service.public or active(request, "consent-service-token-always-required"):
             token = text_param(body, "service_token")
             if token is None and not active(request, "consent-service-token-optional"):
                 raise OAuthError("invalid_request", "This service requires a service token for authorization.")
@@ -296,7 +305,10 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
     service_ids = tuple(s for s in dict.fromkeys(granted) if catalog.get(s) is not None)
     if not service_ids:
         raise OAuthError("invalid_request", "These tokens grant access to no published service.")
-    hashes = tuple(token_hash(t) for t in dict.fromkeys(tokens))
+    if active(request, "consent-mcp-tokens-kept-unhashed"):
+        hashes = tuple(dict.fromkeys(tokens))  # the bug: the tokens where the grant keeps their SHA-256
+    else:
+        hashes = tuple(token_hash(t) for t in dict.fromkeys(tokens))
     return Authorization(**common, service_ids=service_ids, mcp_token_hashes=hashes)
 
 

@@ -53,7 +53,10 @@ def client_from_metadata(
     for index, uri in enumerate(uris):
         checked = uri.split("#")[0] if allow_fragment and isinstance(uri, str) else uri
         if problem := redirect_problem(
-            checked, allowlist, http_anywhere=active(faults, "oauth-http-redirect-accepted")
+            checked,
+            allowlist,
+            http_anywhere=active(faults, "oauth-http-redirect-accepted"),
+            https_only=active(faults, "oauth-loopback-redirect-refused"),
         ):
             raise OAuthError("invalid_redirect_uri", f"redirect_uris[{index}] {problem}")
 
@@ -73,6 +76,8 @@ def client_from_metadata(
         raise _metadata_error('response_types must be ["code"]')
 
     name = body.get("client_name", "")
+    if active(faults, "oauth-client-name-unchecked"):
+        name = name.strip()  # the bug: no type check first, so a number raises (AttributeError: a 500)
     if not isinstance(name, str) or len(name) > 200:
         raise _metadata_error("client_name must be a string of at most 200 characters")
     scope = body.get("scope", DEFAULT_SCOPE)
