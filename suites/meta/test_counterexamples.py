@@ -46,6 +46,10 @@ COUNTEREXAMPLES = {
     "MCP-HTTP-047": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "MCP-HTTP-048": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "REPLAY-CLAUDE-001": ("meta/test_bridge_command.py", "test_a_bridge_that_exits_fails_the_replay_with_its_reason"),
+    "OPENAPI-GPT-002": ("meta/test_actions_limits.py", "test_plain_http_off_loopback_fails_the_actions_https_rule"),
+    "REPLAY-ACTIONS-001": ("meta/test_actions_limits.py", "test_plain_http_off_loopback_fails_the_actions_https_rule"),
+    "OPENAPI-GPT-006": ("meta/test_actions_limits.py", "test_an_answer_past_the_actions_size_limit_fails"),
+    "OPENAPI-GPT-007": ("meta/test_actions_limits.py", "test_an_answer_past_the_actions_size_limit_fails"),
 }
 
 
