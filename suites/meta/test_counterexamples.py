@@ -56,6 +56,10 @@ COUNTEREXAMPLES = {
         ("MCP-HTTP-010", "MCP-HTTP-014", "MCP-HTTP-022", "MCP-HTTP-032", "MCP-HTTP-033"),
         ("meta/test_hostile.py", "test_a_server_breaking_one_transport_rule_fails_its_check"),
     ),
+    "OPENAPI-GPT-002": ("meta/test_actions_limits.py", "test_plain_http_off_loopback_fails_the_actions_https_rule"),
+    "REPLAY-ACTIONS-001": ("meta/test_actions_limits.py", "test_plain_http_off_loopback_fails_the_actions_https_rule"),
+    "OPENAPI-GPT-006": ("meta/test_actions_limits.py", "test_an_answer_past_the_actions_size_limit_fails"),
+    "OPENAPI-GPT-007": ("meta/test_actions_limits.py", "test_an_answer_past_the_actions_size_limit_fails"),
 }
 
 

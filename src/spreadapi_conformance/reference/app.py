@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..fixtures import ServiceDef, load_services
@@ -61,8 +61,11 @@ ROUTES = [
 ]
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if active(request, "rest-framework-error-pages"):
+        # The framework's own pages, as when no handler is registered: plain text, not the API's JSON errors.
+        return PlainTextResponse(str(exc.detail), exc.status_code, headers=exc.headers)
     if exc.status_code == 404:
         message = f"No endpoint at {request.method} {request.url.path}"
         return JSONResponse({"error": "Not found", "message": message}, 404)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
+import anyio
 import anyio.to_thread
 
 from ..engine import CellValue, Evaluator, OutputValue, get_engine
@@ -35,6 +36,11 @@ class Catalog:
                 self._compiled[service_id] = self._engine.compile(self.services[service_id])
             return self._compiled[service_id]
 
+    def stage(self, service_id: str, cells: Mapping[str, CellValue]) -> None:
+        """Write ``cells`` into the service's reused workbook ahead of the calculation (fault
+        workbook-written-before-validation: the values as sent, before anything checked them)."""
+        self._last_cells[service_id] = {**self._last_cells.get(service_id, {}), **cells}
+
     def warm_up(self) -> None:
         for service_id in self.services:
             self._evaluator(service_id)
@@ -45,6 +51,12 @@ class Catalog:
             evaluator = await anyio.to_thread.run_sync(self._evaluator, service_id)
         # An evaluation takes milliseconds and holds the GIL either way; a thread hop would only add
         # its own cost (measured ~0.8 ms a request) without letting anything else run.
-        if active(self.faults, "workbook-state-leaks"):
+        if active(self.faults, "workbook-state-leaks") or active(self.faults, "workbook-written-before-validation"):
             cells = self._last_cells[service_id] = {**self._last_cells.get(service_id, {}), **cells}
+        if active(self.faults, "workbook-shared-without-lock"):
+            # One workbook per service: write the inputs, yield while "the sheet recalculates", then read it.
+            # With no lock, a concurrent call writes its inputs in between and this one computes with them.
+            self._last_cells[service_id] = dict(cells)
+            await anyio.sleep(0.01)
+            cells = self._last_cells[service_id]
         return evaluator.evaluate(cells)

@@ -103,12 +103,20 @@ def _fail(spec: InputDef, error: str, kind: str, **extra: Any) -> dict[str, Any]
     }
 
 
-def _number(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
+def js_parse_float(text: str) -> float:
+    """JavaScript ``parseFloat()``: the longest decimal prefix ("1.2.3" is 1.2), NaN when there is none."""
+    found = re.match(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text)
+    return float(found.group(0)) if found else math.nan
+
+
+def _number(spec: InputDef, raw: Any, faults: frozenset[str] = frozenset()) -> tuple[Any, dict[str, Any] | None]:
     value = raw
     percent, threshold = percentage_rule(spec)
     explicit_percent = isinstance(raw, str) and _PERCENT.fullmatch(raw.strip())
     if percent and explicit_percent:
-        value = js_number(raw.strip()[:-1]) / 100  # NaN for "1.2.3%", reported below
+        # parseFloat where Number belongs reads "1.2.3%" as 1.2%; Number() makes it NaN, reported below
+        read = js_parse_float if active(faults, "inputs-percent-parsefloat") else js_number
+        value = read(raw.strip()[:-1]) / 100
     number = js_number(value)
     if math.isnan(number) or math.isinf(number):
         expected = "an integer" if spec.type == "integer" else "a number"
@@ -160,7 +168,7 @@ def _number(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
     return _plain(number), None
 
 
-def _boolean(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
+def _boolean(spec: InputDef, raw: Any, faults: frozenset[str] = frozenset()) -> tuple[Any, dict[str, Any] | None]:
     if isinstance(raw, bool):
         return raw, None
     if isinstance(raw, int | float) and raw in (0, 1):
@@ -170,6 +178,8 @@ def _boolean(spec: InputDef, raw: Any) -> tuple[Any, dict[str, Any] | None]:
         return True, None
     if word in FALSE_WORDS:
         return False, None
+    if active(faults, "inputs-boolean-truthy"):
+        return bool(raw), None  # whatever is not a false word is true, as JavaScript's Boolean() has it
     message = (
         f"Expected a boolean, got: {js_string(raw)}. Accepted values: true/false, yes/no, 1/0, wahr/falsch, ja/nein"
     )
@@ -188,6 +198,8 @@ def _string(spec: InputDef, raw: Any, faults: frozenset[str] = frozenset()) -> t
             receivedValue=raw,
         )
     text = js_string(raw)
+    if active(faults, "inputs-text-ascii-only"):
+        text = text.encode("ascii", "ignore").decode("ascii")  # a "sanitiser" for the cell write
     if not spec.allowed_values:
         return text, None
     wanted = text.strip() if spec.allowed_values_case_sensitive else text.strip().lower()
@@ -213,9 +225,7 @@ def coerce(spec: InputDef, raw: Any, faults: frozenset[str] = frozenset()) -> tu
     """(value to write, None) or (None, error object)."""
     if raw == CLEAR_CELL:
         return None, None
-    if spec.type == "string":
-        return _string(spec, raw, faults)
-    return _COERCE[spec.type](spec, raw)
+    return _COERCE[spec.type](spec, raw, faults)
 
 
 def _missing(value: Any) -> bool:
@@ -228,6 +238,7 @@ def resolve(service: ServiceDef, provided: Mapping[str, Any], faults: frozenset[
     exact_keys = active(faults, "inputs-keys-case-sensitive")
     lowered = {str(k) if exact_keys else str(k).lower(): v for k, v in provided.items()}
     matched: dict[str, tuple[str, Any]] = {}  # input name -> (key as sent, value)
+    unknown: list[str] = []
     for key, value in lowered.items():
         if exact_keys:
             spec = next((s for s in service.inputs if key in (s.name, s.address)), None)
@@ -235,8 +246,16 @@ def resolve(service: ServiceDef, provided: Mapping[str, Any], faults: frozenset[
             spec = next((s for s in service.inputs if _match(s, key)), None)
         if spec is not None and spec.name not in matched:
             matched[spec.name] = (key, value)
+        if spec is None:
+            unknown.append(key)
 
     missing = [s for s in service.inputs if s.mandatory and _missing(matched.get(s.name, (None, None))[1])]
+    if missing and active(faults, "inputs-missing-as-invalid"):
+        # One error path for everything: a missing input is one more validation error.
+        errors = [_fail(s, f"{s.title} is required", "required") for s in missing]
+        raise InputError(
+            "Parameter validation failed", f"{len(errors)} parameter(s) failed validation", {"errors": errors}
+        )
     if missing:
         raise InputError(
             "Missing required parameters",
@@ -245,8 +264,14 @@ def resolve(service: ServiceDef, provided: Mapping[str, Any], faults: frozenset[
         )
 
     resolved, errors = ResolvedInputs(), []
+    if unknown and active(faults, "inputs-unknown-keys-refused"):
+        errors += [{"parameter": key, "error": "Unknown parameter", "type": "unknown_parameter"} for key in unknown]
     for name, (_key, raw) in matched.items():
         spec = service.input(name)
+        if raw == "" and active(faults, "inputs-blank-optional-written"):
+            resolved.cells[name] = raw  # written as sent: the cell is emptied instead of taking its default
+            resolved.echo.append({"name": name, "title": spec.title, "value": raw})
+            continue
         if _missing(raw):  # an optional input sent empty counts as not sent
             continue
         value, error = coerce(spec, raw, faults)
@@ -268,7 +293,7 @@ def resolve(service: ServiceDef, provided: Mapping[str, Any], faults: frozenset[
             "Parameter validation failed", f"{len(errors)} parameter(s) failed validation", {"errors": errors}
         )
 
-    if active(faults, "workbook-state-leaks"):
+    if active(faults, "workbook-state-leaks") or active(faults, "workbook-written-before-validation"):
         return resolved  # omitted inputs are not written: the reused workbook keeps the last call's values
     for spec in service.inputs:
         if spec.mandatory or spec.name in resolved.cells or spec.default is None:
@@ -276,5 +301,6 @@ def resolve(service: ServiceDef, provided: Mapping[str, Any], faults: frozenset[
         value, error = coerce(spec, spec.default)
         if error is None:  # SpreadAPI drops an invalid default silently; the published cell value stays
             resolved.cells[spec.name] = value
-            resolved.echo.append({"name": spec.name, "title": spec.title, "value": value})
+            if not active(faults, "inputs-defaults-not-echoed"):
+                resolved.echo.append({"name": spec.name, "title": spec.title, "value": value})
     return resolved

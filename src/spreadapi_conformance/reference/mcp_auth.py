@@ -186,7 +186,7 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
         return JSONResponse(NOT_FOUND, 404)
     base = base_url(request)
     endpoint = service_resource(base, service.id)
-    if service.public:
+    if service.public and not active(request, "mcp-public-service-needs-token"):
         # As the REST API: a public service ignores whatever credential comes with the call.
         return McpAccess("service", endpoint, (service,), "public")
 

@@ -46,7 +46,7 @@ def _access(ctx: ServerRequestContext[Any, Any]) -> tuple[McpAccess, Any]:
     return access, request.app.state.catalog
 
 
-def _identity(access: McpAccess) -> dict[str, str]:
+def _identity(access: McpAccess, faults: frozenset[str] = frozenset()) -> dict[str, str]:
     """The ``serverInfo`` and ``instructions`` this access sees."""
     if access.family == "service":
         service = access.services[0]
@@ -57,8 +57,11 @@ def _identity(access: McpAccess) -> dict[str, str]:
             "instructions": service_instructions(service),
         }
     title = "SpreadAPI (ChatGPT connector)" if access.family == "oauth" else "SpreadAPI MCP bridge"
+    name = "spreadapi" if access.family == "oauth" else "spreadapi-bridge"
+    if access.family == "oauth" and active(faults, "mcp-connector-server-unnamed"):
+        name = ""  # the connector's display-name setting, never filled in
     return {
-        "name": "spreadapi" if access.family == "oauth" else "spreadapi-bridge",
+        "name": name,
         "title": title,
         "description": f"{len(access.services)} spreadsheet calculation service(s)",
         "instructions": bridge_instructions(access.services),
@@ -76,7 +79,7 @@ class _PerCaller:
         access = ctx.request.scope.get(ACCESS_KEY)
         if not isinstance(access, McpAccess):
             return result
-        identity = _identity(access)
+        identity = _identity(access, ctx.request.app.state.catalog.faults)
         if active(ctx.request.app.state.catalog.faults, "mcp-cache-hints-dropped"):
             # The fault: the result is rebuilt from the fields the handshake-era code knew.
             result = {k: v for k, v in result.items() if k not in ("ttlMs", "cacheScope")}

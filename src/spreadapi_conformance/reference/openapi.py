@@ -12,7 +12,7 @@ from typing import Any
 
 from ..fixtures import InputDef, ServiceDef
 from .faults import active
-from .inputs import percentage_rule
+from .inputs import js_string, percentage_rule
 
 OPENAPI_VERSION = "3.1.0"
 SUMMARY_LIMIT = 300
@@ -89,13 +89,17 @@ SCHEMAS: dict[str, Any] = {
 # What the faults "openapi-hardcoded-server" and "openapi-long-description" put in a document.
 _PRODUCTION = "https://api.spreadapi.example"
 _HELP_TEXT = " ".join(["Enter every input the workbook asks for; percentages may be written as 5, 0.05 or 5%."] * 6)
+# ... and what "openapi-input-help-inlined" puts into every input's description: the workbook's guide.
+_INPUT_GUIDE = " ".join(
+    ["Each input goes into one cell of the workbook; an empty optional input takes its default value."] * 8
+)
 
 
 def clip(text: str, limit: int = SUMMARY_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def input_schema(spec: InputDef) -> dict[str, Any]:
+def input_schema(spec: InputDef, faults: frozenset[str] = frozenset()) -> dict[str, Any]:
     """JSON Schema of one input as a client should send it."""
     schema: dict[str, Any] = {"title": spec.title}
     if spec.type in ("number", "integer"):
@@ -115,20 +119,26 @@ def input_schema(spec: InputDef) -> dict[str, Any]:
     if spec.allowed_values:
         schema["enum"] = list(spec.allowed_values)
     if spec.default is not None:
-        schema["default"] = spec.default
+        # The fault: the default as the cell displays it ("false", "10"), not as the JSON value it is.
+        schema["default"] = js_string(spec.default) if active(faults, "openapi-default-as-text") else spec.default
     description = spec.description or spec.title
     if percentage_rule(spec)[0] and spec.type in ("number", "integer"):
         description += ' Percentages: 0.05, 5 and the string "5%" all mean five percent.'
-    schema["description"] = clip(description, PARAMETER_LIMIT)
+    if active(faults, "openapi-input-help-inlined"):
+        schema["description"] = f"{description} {_INPUT_GUIDE}"  # unclipped
+    else:
+        schema["description"] = clip(description, PARAMETER_LIMIT)
     return schema
 
 
-def inputs_schema(service: ServiceDef) -> dict[str, Any]:
+def inputs_schema(service: ServiceDef, faults: frozenset[str] = frozenset()) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {spec.name: input_schema(spec) for spec in service.inputs},
+        "properties": {spec.name: input_schema(spec, faults) for spec in service.inputs},
     }
     required = [spec.name for spec in service.inputs if spec.mandatory]
+    if active(faults, "openapi-every-input-required"):
+        required = [spec.name for spec in service.inputs]  # `required` filled from the property list
     if required:
         schema["required"] = required
     return schema
@@ -172,7 +182,8 @@ def service_document(service: ServiceDef, base_url: str, faults: frozenset[str] 
         # A calculation has no side effects, so ChatGPT need not ask before every call.
         "x-openai-isConsequential": False,
         "requestBody": {
-            "required": True,
+            # OpenAPI's default is false: leaving the member out documents the body as optional.
+            **({} if active(faults, "openapi-body-optional") else {"required": True}),
             "content": {
                 "application/json": {
                     "schema": {
@@ -185,7 +196,13 @@ def service_document(service: ServiceDef, base_url: str, faults: frozenset[str] 
         },
         "responses": _execute_responses(not service.public),
     }
-    inputs = inputs_schema(service)
+    if active(faults, "openapi-errors-undocumented"):
+        operation["responses"] = {"200": operation["responses"]["200"]}  # only the happy path written down
+    if not service.public and active(faults, "openapi-token-header-parameter"):
+        # The token documented as a header parameter, as if the security scheme were not enough.
+        header = {"name": "Authorization", "in": "header", "required": True, "schema": {"type": "string"}}
+        operation["parameters"] = [{**header, "description": "Bearer <service token>"}]
+    inputs = inputs_schema(service, faults)
     if active(faults, "openapi-inputs-untyped"):
         properties = inputs["properties"]
         inputs["properties"] = {name: {"type": "string", "title": p["title"]} for name, p in properties.items()}
@@ -210,6 +227,8 @@ def service_document(service: ServiceDef, base_url: str, faults: frozenset[str] 
 def platform_document(base_url: str, faults: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The whole REST API, with the service id and the inputs as parameters."""
     service_id = {"name": "serviceId", "in": "path", "required": True, "schema": {"type": "string"}}
+    if active(faults, "openapi-path-parameter-optional"):
+        del service_id["required"]  # OpenAPI requires `required: true` on every path parameter
     listing_item = {
         "type": "object",
         "required": ["id", "name", "endpoint", "requiresToken"],
@@ -347,7 +366,8 @@ def platform_document(base_url: str, faults: frozenset[str] = frozenset()) -> di
                     "responses": execute_responses,
                 },
                 "get": {
-                    "operationId": "executeGet",
+                    # copied from the POST operation above, its operationId with it (the fault)
+                    "operationId": "execute" if active(faults, "openapi-duplicate-operation-id") else "executeGet",
                     "summary": "Run a calculation with inputs in the query string",
                     "parameters": execute_get_params,
                     "security": [{}, {"bearerAuth": []}],

@@ -74,7 +74,7 @@ FAULTS = (
         "mcp-results-rounded",
         "MCP-TOOLS",
         "spreadapi_calc rounds every number to 2 decimals, so its outputs differ from REST execute's",
-        ("MCP-TOOLS-010", "MCP-TOOLS-030", "MCP-TOOLS-040"),
+        ("MCP-TOOLS-010", "MCP-TOOLS-030", "MCP-TOOLS-040", "REPLAY-CHATGPT-003", "REPLAY-CLAUDE-002"),
     ),
     Fault(
         "mcp-batch-unbounded",
@@ -93,6 +93,20 @@ FAULTS = (
         "MCP-TOOLS",
         "the tools declare neither an outputSchema nor their read-only annotations",
         ("MCP-TOOLS-003",),
+    ),
+    Fault(
+        "mcp-connector-server-unnamed",
+        "MCP-TOOLS",
+        "the connector endpoint (/api/mcp) takes its serverInfo name from a deployment setting left empty: "
+        "initialize names no server",
+        ("REPLAY-CHATGPT-002",),
+    ),
+    Fault(
+        "mcp-public-service-needs-token",
+        "MCP-AUTH",
+        "the single-service endpoint asks every caller for a credential, a public service's too: a bridge "
+        "started without a token is refused 401",
+        ("REPLAY-CLAUDE-002",),
     ),
     Fault(
         "mcp-service-token-any-service",

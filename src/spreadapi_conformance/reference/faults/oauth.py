@@ -69,7 +69,7 @@ FAULTS = (
         "oauth-state-dropped",
         "OAUTH",
         "the authorization response leaves out state",
-        ("OAUTH-FLOW-004",),
+        ("OAUTH-FLOW-004", "REPLAY-CHATGPT-001"),
     ),
     Fault(
         "oauth-no-iss",
