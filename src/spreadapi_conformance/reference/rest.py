@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import csv
+import hashlib
 import io
 import json
 import math
@@ -196,6 +198,10 @@ async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) 
             resolve(service, inputs, request.app.state.config.faults)
         except InputError as exc:
             return error(400, exc.error, exc.message, serviceId=service.id, inputs=inputs, details=exc.details)
+    cache = _result_cache(request) if active(request, "rest-result-cache-before-auth") else None
+    key = _cache_key(service, inputs)
+    if cache is not None and key in cache:
+        return copy.deepcopy(cache[key])  # the bug: a hit is served before the token is looked at
     denied = await _authorise(request, service, body.get("token"))
     if denied is not None:
         return denied
@@ -205,7 +211,23 @@ async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) 
         return error(400, exc.error, exc.message, serviceId=service.id, inputs=inputs, details=exc.details)
     result = await calculate(request.app.state.catalog, service, resolved)
     result["metadata"].update(totalTime=round((time.perf_counter() - started) * 1000, 3), version="v1")
+    if cache is not None:
+        cache[key] = copy.deepcopy(result)
     return result
+
+
+def _cache_key(service: ServiceDef, inputs: dict[str, Any]) -> str:
+    """SpreadAPI's result-cache key (1.12): the service and a hash of the inputs as supplied, keys sorted."""
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{service.id}:{digest}"
+
+
+def _result_cache(request: Request) -> dict[str, dict[str, Any]]:
+    """The result cache the fault ``rest-result-cache-before-auth`` keeps (the reference computes afresh)."""
+    state = request.app.state
+    if not hasattr(state, "result_cache"):
+        state.result_cache = {}
+    return state.result_cache
 
 
 def _cache_headers(request: Request, service: ServiceDef, no_store: bool) -> dict[str, str]:

@@ -228,6 +228,13 @@ FAULTS = (
         ("OAUTH-AUTHZ-012",),
     ),
     Fault(
+        "oauth-resource-without-service-id-multi",
+        "OAUTH",
+        "the service id is cut from a single-service resource URL, and an empty one (the endpoint's path with no "
+        "id) is read as no service named: the request becomes a multi-service grant instead of being refused",
+        ("OAUTH-AUTHZ-013",),
+    ),
+    Fault(
         "oauth-empty-verifier-skips-pkce",
         "OAUTH",
         "the token endpoint reads an empty code_verifier as a client that does not do PKCE and redeems the code",

@@ -54,6 +54,13 @@ FAULTS = (
         ("REST-AUTH-006",),
     ),
     Fault(
+        "rest-result-cache-before-auth",
+        "REST",
+        "execute keeps SpreadAPI's result cache (1.12) but looks a result up before the token check: once a "
+        "token holder computed some inputs, anyone gets the same inputs' result without a token",
+        ("REST-AUTH-045",),
+    ),
+    Fault(
         "rest-query-token-case-sensitive",
         "REST",
         "only the query key `token` is read; `?Token=` is taken for an input and the call is anonymous",
