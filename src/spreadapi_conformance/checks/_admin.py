@@ -51,6 +51,16 @@ class Admin:
     async def issue_mcp_token(self, *service_ids: str) -> str:
         return (await self._post("/admin/mcp-tokens/issue", {"services": list(service_ids)}, 201))["token"]
 
+    async def issue_mcp_token_granting_nothing(self) -> str | None:
+        """An MCP token with an empty service list (SpreadAPI lets a user create one), or None when the admin
+        surface refuses to issue it (400)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        response = await self.client.post("/admin/mcp-tokens/issue", json={"services": []}, headers=headers)
+        if response.status_code == 400:
+            return None
+        assert response.status_code == 201, f"POST /admin/mcp-tokens/issue: {excerpt(response)}"
+        return json_object(response)["token"]
+
     async def issue_service_token(self, service_id: str, *, expires_at: float | None = None) -> str:
         """A fresh service token; ``expires_at`` (epoch seconds, may be past) makes it expire then."""
         body: dict[str, Any] = {"service": service_id}

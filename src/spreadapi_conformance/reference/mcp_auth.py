@@ -239,6 +239,8 @@ def _reachable(request: Request, service_ids: tuple[str, ...] | list[str]) -> tu
     catalog = request.app.state.catalog
     if active(request, "mcp-grant-ignored"):
         return tuple(catalog.services.values())
+    if not service_ids and active(request, "mcp-empty-grant-means-all"):
+        return tuple(catalog.services.values())  # the bug: no list read as "no restriction"
     found = (catalog.get(s) for s in dict.fromkeys(service_ids))
     return tuple(s for s in found if s is not None)
 

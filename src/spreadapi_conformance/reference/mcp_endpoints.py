@@ -209,7 +209,8 @@ class _Endpoint:
                 scope["headers"] = _version_header_from_body(scope["headers"], raw)
             receive = _replaying(raw, receive)
         scope[ACCESS_KEY] = outcome
-        scope["user"] = outcome.user()
+        if not active(request, "mcp-session-not-bound"):
+            scope["user"] = outcome.user()  # the SDK binds each session to this principal
         await manager.handle_request(scope, receive, send)
 
 

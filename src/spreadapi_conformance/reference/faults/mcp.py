@@ -33,6 +33,19 @@ FAULTS = (
         ("MCP-FUZZ-003", "MCP-HTTP-025"),
     ),
     Fault(
+        "mcp-empty-grant-means-all",
+        "MCP-CRED",
+        "an MCP token whose service list is empty is read as unrestricted: it reaches every published service",
+        ("MCP-CRED-013",),
+    ),
+    Fault(
+        "mcp-session-not-bound",
+        "MCP-TRANSPORT",
+        "the endpoints never tell the SDK's session manager who authenticated, so a session id is honoured on "
+        "any service's endpoint with any credential",
+        ("MCP-CRED-012",),
+    ),
+    Fault(
         "mcp-protocol-version-ignored",
         "MCP-TRANSPORT",
         "a proxy in front of the endpoint drops the MCP-Protocol-Version header, so an unsupported one is "
