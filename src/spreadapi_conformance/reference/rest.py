@@ -31,6 +31,7 @@ CORS = {
 }
 NOT_FOUND = {"error": "Not found", "message": "Service not found or not published"}
 _CONTROL_FLAGS = ("nocdn", "nocache")
+SERVICE_OWNER = "reference"  # the one user who published every service of the reference
 
 
 def error(status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -70,6 +71,9 @@ async def list_services(request: Request) -> Response:
         status = 422 if active(request, "rest-listing-range-422") else 400
         return error(status, "INVALID_REQUEST", "limit must be between 1 and 100 and offset at least 0")
     services = sorted(request.app.state.catalog.services.values(), key=lambda s: s.title.lower())
+    if active(request, "rest-listing-trusts-x-user-id") and (user := request.headers.get("x-user-id")):
+        # the bug (quirk Q2): the header is taken for the signed-in user, whose own services are listed
+        services = [s for s in services if user == SERVICE_OWNER]
     root = "" if active(request, "rest-listing-relative-endpoint") else base_url(request)
     shown = services if active(request, "rest-listing-ignores-limit") else services[offset : offset + limit]
     page = [

@@ -115,6 +115,13 @@ FAULTS = (
         ("REST-LIST-005", "REST-LIST-006"),
     ),
     Fault(
+        "rest-listing-trusts-x-user-id",
+        "REST",
+        "the listing takes a client-supplied `x-user-id` header for the signed-in user and lists that user's "
+        "services instead of the published ones (quirk Q2)",
+        ("REST-LIST-013",),
+    ),
+    Fault(
         "rest-listing-relative-endpoint",
         "REST",
         "the listing gives each service's endpoint as a path, not an absolute URL",
