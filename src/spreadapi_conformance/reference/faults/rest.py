@@ -115,6 +115,13 @@ FAULTS = (
         ("REST-LIST-005", "REST-LIST-006"),
     ),
     Fault(
+        "openapi-document-bom",
+        "OPENAPI",
+        "the platform OpenAPI document is encoded `utf-8-sig`, as Windows tools write UTF-8: it starts with a "
+        "byte order mark",
+        ("REST-WIRE-001",),
+    ),
+    Fault(
         "rest-listing-trusts-x-user-id",
         "REST",
         "the listing takes a client-supplied `x-user-id` header for the signed-in user and lists that user's "
