@@ -8,7 +8,9 @@ with an admin token, so these checks run in CI and in ``certify --in-process``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -75,3 +77,12 @@ class Admin:
         """Revoke; ``live=False`` for a token that may no longer be live (expired), where false is fine."""
         revoked = (await self._post("/admin/service-tokens/revoke", {"token": token}, 200)).get("revoked")
         assert revoked is True or not live, f"the admin surface did not revoke a live token: {revoked!r}"
+
+
+def server_clock_offset(response: httpx.Response) -> float:
+    """How far the server's clock is ahead of ours (seconds), from its Date header; 0 without one (in process).
+    The header has a one-second resolution: a check that times an expiry allows a second more."""
+    try:
+        return parsedate_to_datetime(response.headers["date"]).timestamp() - time.time()
+    except (KeyError, TypeError, ValueError):
+        return 0.0

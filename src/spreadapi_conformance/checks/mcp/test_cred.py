@@ -252,6 +252,39 @@ async def test_bridge_token_with_no_services_reaches_none(mcp_target, client):
         await admin.revoke_mcp_token(token)
 
 
+# -- access tokens past their lifetime (a 12-hour lifetime cannot be waited out: the target file states one) ---
+
+
+def expired_access_token(target: Target, path: str) -> str:
+    """The target file's access token for ``path`` that is past its lifetime, else the check does not apply."""
+    oauth = target.spec.oauth
+    token = oauth.expired_access_tokens.get(path) if oauth is not None else None
+    if not token:
+        not_applicable(
+            f"the target file gives no expired access token for {path} ([oauth] expired_access_tokens): an "
+            "access token lives 12 hours, which a check cannot wait out; state one issued for that endpoint "
+            "whose lifetime has passed (the reference mints one when it is seeded)"
+        )
+    return token
+
+
+async def test_private_endpoint_refuses_an_expired_access_token(mcp_target, client):
+    """MCP-CRED-014 MUST: the private service's endpoint refuses an access token issued for it once past its
+    lifetime: 401."""
+    claimed(mcp_target, "chatgpt-single-oauth")
+    path = private_path(mcp_target)
+    token = expired_access_token(mcp_target, path)
+    assert_refused(await initialize(client, path, token), "an access token of this endpoint past its lifetime")
+
+
+async def test_oauth_endpoint_refuses_an_expired_access_token(mcp_target, client):
+    """MCP-CRED-015 MUST: /api/mcp refuses an access token issued for it once past its lifetime: 401."""
+    claimed(mcp_target, MULTI)
+    path = mcp_target.path("mcp")
+    token = expired_access_token(mcp_target, path)
+    assert_refused(await initialize(client, path, token), "an access token of /api/mcp past its lifetime")
+
+
 # -- sessions belong to one credential and one service ----------------------------------------------------
 
 SESSION_REFUSALS = (400, 401, 403, 404)
