@@ -164,19 +164,24 @@ async def send_huge_chunk(target: Target) -> RawAnswer:
     if target.limiter is not None:
         await target.limiter.acquire()
     context = ssl.create_default_context() if secure else None
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(parts.hostname, port, ssl=context, server_hostname=parts.hostname if secure else None),
-        READ_TIMEOUT,
-    )
     try:
-        with contextlib.suppress(ConnectionError):
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                parts.hostname, port, ssl=context, server_hostname=parts.hostname if secure else None
+            ),
+            READ_TIMEOUT,
+        )
+    except (OSError, TimeoutError) as exc:  # refused, unreachable, a TLS handshake that fails
+        raise AssertionError(f"no connection to {parts.hostname}:{port}: {exc!r}") from None
+    try:
+        with contextlib.suppress(OSError):  # a server that closes while the request is sent
             writer.write(request)
             await writer.drain()
         try:
             head = await asyncio.wait_for(reader.read(300), READ_TIMEOUT)
         except TimeoutError:
             answer = RawAnswer(None, False, "", what)
-        except ConnectionError:
+        except OSError:  # reset, or TLS torn down: the connection was closed on us
             answer = RawAnswer(None, True, "", what)
         else:
             match = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})", head)
@@ -184,7 +189,7 @@ async def send_huge_chunk(target: Target) -> RawAnswer:
             answer = RawAnswer(int(match.group(1)) if match else None, not head, text, what)
     finally:
         writer.close()
-        with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
+        with contextlib.suppress(OSError, TimeoutError):
             await asyncio.wait_for(writer.wait_closed(), 2)
     _SENT[target.base_url] = answer
     return answer
