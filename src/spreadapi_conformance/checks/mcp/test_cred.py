@@ -34,7 +34,16 @@ from ..oauth._support import (
     obtain_code,
 )
 from ..premise import control_failed, not_applicable
-from ._support import JSON_RPC_HEADERS, MODERN, RawSession, initialize_message, request_message, said, target_session
+from ._support import (
+    JSON_RPC_HEADERS,
+    LATEST,
+    MODERN,
+    RawSession,
+    initialize_message,
+    request_message,
+    said,
+    target_session,
+)
 
 if TYPE_CHECKING:
     from ..target import Target
@@ -283,6 +292,34 @@ async def test_oauth_endpoint_refuses_an_expired_access_token(mcp_target, client
     path = mcp_target.path("mcp")
     token = expired_access_token(mcp_target, path)
     assert_refused(await initialize(client, path, token), "an access token of /api/mcp past its lifetime")
+
+
+async def test_cached_calculation_not_served_without_a_credential(mcp_target, client):
+    """MCP-CRED-016 MUST: a calculation just made at the private service's endpoint with its token is not
+    served to a caller without a valid credential: the same spreadapi_calc sent with none, or with a garbage
+    token, is refused (a 4xx) with no outputs (1.12: the result cache is consulted only after
+    authentication)."""
+    path = private_path(mcp_target)
+    service = mcp_target.published(PRIVATE)
+    if not service.token:
+        not_applicable(f"the target file gives no token for {service.id!r}")
+    inputs = mcp_target.fixture(PRIVATE).golden[0]["inputs"]
+    arguments = {"inputs": inputs}
+    async with target_session(mcp_target, path, service.token, MODERN) as session:
+        try:
+            control = await session.call_tool("spreadapi_calc", arguments)
+        except MCPError as exc:
+            control_failed(f"spreadapi_calc of a golden case with the service's token: {exc.error.message}")
+    if control.is_error:
+        control_failed(f"spreadapi_calc of a golden case with the service's token is an error: {control.content}")
+    call = request_message("tools/call", 7, name="spreadapi_calc", arguments=arguments)
+    headers = {**JSON_RPC_HEADERS, "mcp-protocol-version": LATEST}
+    for what, credential in (("no credential", None), ("a garbage token", "not-a-token-" + secrets.token_hex(4))):
+        sent = {**headers, **({"Authorization": f"Bearer {credential}"} if credential else {})}
+        response = await client.post(path, json=call, headers=sent)
+        assert 400 <= response.status_code < 500 and '"outputs"' not in response.text, (
+            f"a calculation just made with the token, sent with {what}: {said(response)}"
+        )
 
 
 # -- sessions belong to one credential and one service ----------------------------------------------------

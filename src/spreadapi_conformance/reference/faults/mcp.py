@@ -39,6 +39,13 @@ FAULTS = (
         ("MCP-CRED-013",),
     ),
     Fault(
+        "mcp-tool-results-cached-before-auth",
+        "MCP-CRED",
+        "the single-service endpoint keeps SpreadAPI's result cache (1.12) and answers a spreadapi_calc from it "
+        "before authenticating: inputs a token holder computed are served to anyone",
+        ("MCP-CRED-016",),
+    ),
+    Fault(
         "mcp-session-not-bound",
         "MCP-TRANSPORT",
         "the endpoints never tell the SDK's session manager who authenticated, so a session id is honoured on "
