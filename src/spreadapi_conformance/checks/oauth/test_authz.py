@@ -228,7 +228,7 @@ def no_consent_form(response) -> None:
 
 @pytest.mark.parametrize("naming", ["resource without service id", "neither"])
 async def test_single_service_grant_needs_a_service(client, target, naming):
-    """OAUTH-AUTHZ-013 MUST: an Option 2 authorization request that names its service neither by service_id
+    """OAUTH-AUTHZ-015 MUST: an Option 2 authorization request that names its service neither by service_id
     nor by the resource URL (the single-service endpoint's path with no id) is refused: an error page or an
     error redirect, no consent form, no code. Without service_id and resource the request is Option 3's
     when the target claims Option 3, so that variant applies only to a target that does not."""

@@ -15,7 +15,7 @@ import pytest
 
 from .._admin import Admin
 from ..premise import control_failed, not_applicable
-from ._support import LOAN, QUOTE, error_json, excerpt, ok_json
+from ._support import LOAN, QUOTE, error_json, excerpt, ok_json, query_text
 
 if TYPE_CHECKING:
     from ..target import Target
@@ -308,5 +308,5 @@ async def test_cached_result_not_served_without_a_token(client, target):
     garbage = {"Authorization": f"Bearer not-a-token-{secrets.token_hex(4)}"}
     refused(await post_quote(client, target, inputs=inputs), "POST of just-computed inputs without a token")
     refused(await post_quote(client, target, headers=garbage, inputs=inputs), "POST of them with a garbage token")
-    query = {key: str(value) for key, value in inputs.items()}
+    query = {key: query_text(value) for key, value in inputs.items()}
     refused(await get_quote(client, target, params=query), "GET of just-computed inputs without a token")

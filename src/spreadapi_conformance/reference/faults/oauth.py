@@ -232,7 +232,7 @@ FAULTS = (
         "OAUTH",
         "the service id is cut from a single-service resource URL, and an empty one (the endpoint's path with no "
         "id) is read as no service named: the request becomes a multi-service grant instead of being refused",
-        ("OAUTH-AUTHZ-013",),
+        ("OAUTH-AUTHZ-015",),
     ),
     Fault(
         "oauth-access-token-expiry-unchecked",
