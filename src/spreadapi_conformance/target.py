@@ -120,6 +120,7 @@ class OAuthSpec:
     # An access token past its lifetime, per MCP endpoint path it was issued for (secrets): the expiry checks
     # need one, and a 12-hour lifetime cannot be waited out (the reference mints them when it is seeded).
     expired_access_tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    code_lifetime: float | None = None  # s an authorization code stays redeemable, as the deployment states it
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,11 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
     if not all(isinstance(where, str) and where.startswith("/") for where in expired_table):
         raise TargetError(f"target file {path}: oauth.expired_access_tokens is keyed by MCP endpoint paths (/…)")
     expired = {where: _secret(value, f"oauth.expired_access_tokens.{where}") for where, value in expired_table.items()}
+    code_lifetime = table.get("code_lifetime_seconds")
+    if code_lifetime is not None and (
+        isinstance(code_lifetime, bool) or not isinstance(code_lifetime, int | float) or not code_lifetime > 0
+    ):
+        raise TargetError(f"target file {path}: oauth.code_lifetime_seconds must be a positive number of seconds")
     return OAuthSpec(
         registration=registration,
         redirect_uri=redirect_uri,
@@ -347,6 +353,7 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
         consent_endpoint=consent_endpoint,
         login=login,
         expired_access_tokens={where: token for where, token in expired.items() if token},
+        code_lifetime=code_lifetime,
     )
 
 
@@ -368,7 +375,11 @@ def reference_spec(reference: Any, base_url: str | None, *, admin_token: str | N
         source=base_url or "in-process",
         mcp_tokens=dict(reference.mcp_tokens),
         # Any loopback redirect URI is accepted, so the default one is usable.
-        oauth=OAuthSpec(registration=True, expired_access_tokens=dict(getattr(reference, "expired_access_tokens", {}))),
+        oauth=OAuthSpec(
+            registration=True,
+            code_lifetime=reference.config.oauth_code_lifetime,
+            expired_access_tokens=dict(getattr(reference, "expired_access_tokens", {})),
+        ),
         admin_token=admin_token,
     )
 
@@ -401,6 +412,7 @@ def write_target(
             **({"consent": oauth.consent} if oauth.consent != "form" else {}),
             **({"issuer": oauth.issuer} if oauth.issuer else {}),
             **({"expired_access_tokens": dict(oauth.expired_access_tokens)} if oauth.expired_access_tokens else {}),
+            **({"code_lifetime_seconds": oauth.code_lifetime} if oauth.code_lifetime is not None else {}),
         }
     if admin_token:
         document["admin"] = {"token": admin_token}

@@ -235,3 +235,100 @@ def test_a_careless_modern_server_fails_the_transport_checks(tmp_path: Path):
     assert {rid: c["outcome"] for rid, c in checks.items()} == dict.fromkeys(checks, "failed"), checks
     assert len(checks) == 3 and "roots/list" in checks["MCP-HTTP-046"]["reason"], checks
     assert "notifications/cancelled" in checks["MCP-HTTP-048"]["reason"], checks
+
+
+def sloppy_modern_only_app():
+    """One MCP endpoint that serves only 2026-07-28, with faults the reference (an SDK server that also serves the
+    handshake era, with one-page lists and no tracing) cannot be given where they would live: a malformed
+    traceparent in server/discover's _meta, a tools/list in two pages whose cacheScope differs, results without
+    the io.modelcontextprotocol/serverInfo stamp, and an error to initialize that names no supported version."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    def tool(name: str) -> dict[str, Any]:
+        return {"name": name, "inputSchema": {"type": "object"}}
+
+    pages = {
+        None: {"tools": [tool("first")], "nextCursor": "page-2", "cacheScope": "public"},
+        "page-2": {"tools": [tool("second")], "cacheScope": "private"},
+    }
+
+    async def mcp(request: Request) -> Response:
+        message = await json_rpc(request)
+        if not isinstance(message, dict) or "id" not in message:
+            return Response(status_code=202 if isinstance(message, dict) else 400)
+        method, params = message.get("method"), message.get("params") or {}
+        if method == "initialize":
+            error = {"code": -32601, "message": "Method not found"}
+            return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "error": error}, status_code=400)
+        if method == "server/discover":
+            found = {"supportedVersions": [MODERN_REVISION], "capabilities": {"tools": {}}, "ttlMs": 0}
+            found |= {"cacheScope": "private", "_meta": {"traceparent": "00-not-a-trace-id-01"}}
+        elif method == "tools/list" and params.get("cursor") in pages:
+            found = {**pages[params.get("cursor")], "ttlMs": 0}
+        else:
+            error = {"code": -32602, "message": f"Unknown: {method}"}
+            return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "error": error})
+        return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "result": {"resultType": "complete", **found}})
+
+    return Starlette(routes=[Route("/mcp", mcp, methods=["POST"])])
+
+
+def test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults(tmp_path: Path):
+    """MCP-HTTP-049 and 050 fail, 052 and 054 warn, on a 2026-07-28-only server with a malformed traceparent, pages
+    of one list with different cacheScopes, no serverInfo stamps and an error to initialize naming no version."""
+    requirements = ("MCP-HTTP-049", "MCP-HTTP-050", "MCP-HTTP-052", "MCP-HTTP-054")
+    checks = one_endpoint_checks(tmp_path, sloppy_modern_only_app(), *requirements)
+    outcomes = {rid: c["outcome"] for rid, c in checks.items()}
+    assert outcomes == {"MCP-HTTP-049": "failed", "MCP-HTTP-050": "failed"} | dict.fromkeys(
+        ("MCP-HTTP-052", "MCP-HTTP-054"), "warning"
+    ), checks
+    assert "traceparent" in checks["MCP-HTTP-049"]["reason"], checks
+    assert '"public", "private"' in checks["MCP-HTTP-050"]["reason"], checks
+    assert "serverInfo" in checks["MCP-HTTP-052"]["reason"] and MODERN_REVISION in checks["MCP-HTTP-054"]["reason"]
+
+
+def stale_handshake_app():
+    """One MCP endpoint that accepts each handshake revision offered to it but counter-offers the oldest,
+    2024-11-05, to an offer it does not know (as the SpreadAPI platform does), and answers tools/list with a
+    notifications/tools/list_changed first though it declared no capability; the reference counter-offers what its
+    SDK does, the latest (a fault there would only rewrite the SDK's answer at the edge), and its SDK sends no list
+    change it did not declare."""
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    known = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+
+    async def mcp(request: Request) -> Response:
+        message = await json_rpc(request)
+        if not isinstance(message, dict) or "id" not in message:
+            return Response(status_code=202 if isinstance(message, dict) else 400)
+        offered = (message.get("params") or {}).get("protocolVersion")
+        if message.get("method") == "tools/list":
+            changed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+            listed = {"jsonrpc": "2.0", "id": message["id"], "result": {"tools": []}}
+            events = "".join(f"event: message\ndata: {json.dumps(m)}\n\n" for m in (changed, listed))
+            return Response(events, media_type="text/event-stream")
+        if message.get("method") != "initialize":
+            error = {"code": -32601, "message": "Method not found"}
+            return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "error": error})
+        version = offered if offered in known else known[0]
+        found = {"protocolVersion": version, "capabilities": {}, "serverInfo": {"name": "stale", "version": "1"}}
+        return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "result": found})
+
+    return Starlette(routes=[Route("/mcp", mcp, methods=["POST"])])
+
+
+def test_a_counter_offer_of_the_oldest_revision_warns(tmp_path: Path):
+    """MCP-HTTP-053 warns on a server that counter-offers 2024-11-05 while it accepts 2025-11-25, and MCP-HTTP-051
+    fails it for a list change it sends without declaring tools.listChanged."""
+    checks = one_endpoint_checks(tmp_path, stale_handshake_app(), "MCP-HTTP-053", "MCP-HTTP-051")
+    assert checks["MCP-HTTP-053"]["outcome"] == "warning" and "'2024-11-05'" in checks["MCP-HTTP-053"]["reason"]
+    assert checks["MCP-HTTP-051"]["outcome"] == "failed", checks["MCP-HTTP-051"]
+    assert "tools.listChanged" in checks["MCP-HTTP-051"]["reason"], checks["MCP-HTTP-051"]

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS, CallToolResult, ResourceLink, TextContent
 
 from ..fixtures import ServiceDef
 from . import calculation
@@ -190,6 +190,16 @@ async def call_service_tool(
         if active(catalog.faults, "mcp-meta-key-malformed"):
             # The fault: the service id rides along in _meta under a key the naming rules do not allow.
             details.meta = {"spreadapi:serviceId": service.id}
+        if active(catalog.faults, "mcp-details-link-at-every-revision"):
+            # The fault: a link to the service's OpenAPI document, added whatever revision the session negotiated
+            # (resource_link blocks exist from 2025-06-18 on; this code never asks which revision it serves).
+            link = ResourceLink(
+                type="resource_link",
+                uri=f"spreadapi://services/{service.id}/openapi.json",
+                name="openapi.json",
+                mime_type="application/json",
+            )
+            details.content = [*details.content, link]
         return details
     raise _unknown_tool(name, SERVICE_TOOL_NAMES)
 

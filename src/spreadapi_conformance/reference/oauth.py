@@ -19,12 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .bodies import BodyError, parse_json_object
+from .faults import active
 
 __all__ = [
     "ACCESS_TOKEN_TTL",
     "CLAUDE_REDIRECT_URIS",
     "CLIENT_TTL",
-    "CODE_TTL",
     "DEFAULT_SCOPE",
     "FORM",
     "MCP_SCOPES",
@@ -46,7 +46,6 @@ __all__ = [
     "verifier_matches",
 ]
 
-CODE_TTL = 600  # s; RFC 6749 §4.1.2 recommends at most ten minutes
 ACCESS_TOKEN_TTL = 43_200  # s (12 h), as SpreadAPI
 CLIENT_TTL = 30 * 86_400  # s; a registration SpreadAPI keeps for 30 days
 
@@ -234,6 +233,8 @@ async def read_params(
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
         except (ValueError, UnicodeDecodeError):
             raise OAuthError("invalid_request", "The form-encoded body is malformed.") from None
+        if active(request, "oauth-repeated-parameters-accepted"):
+            return dict(pairs)  # the bug: a plain dict, where the last of a repeated parameter wins
         return unique(pairs, known)
     try:
         return parse_json_object(text)

@@ -147,9 +147,15 @@ def _target(request: Request, base: str, params: dict[str, str], back: Back) -> 
     return named, resource
 
 
-def _scope(params: dict[str, str], service: ServiceDef | None, back: Back) -> str:
+def _scope(request: Request, params: dict[str, str], service: ServiceDef | None, back: Back) -> str:
+    """The scope granted: what was requested, all of it known (else invalid_scope), or the default scope
+    when the request names none (RFC 6749 §3.3)."""
+    if not params.get("scope") and active(request, "oauth-scope-required"):
+        raise RequestError("invalid_request", "scope is required.", back("invalid_request"))
     requested = list(dict.fromkeys((params.get("scope") or "").split()))
     allowed = [*MCP_SCOPES, *([service_scope(service.id)] if service else [])]
+    if active(request, "oauth-unknown-scope-dropped"):
+        requested = [s for s in requested if s in allowed]  # the bug: what it does not know, it leaves out
     if unknown := [s for s in requested if s not in allowed]:
         raise RequestError("invalid_scope", f"Unsupported scope: {' '.join(unknown)[:200]}", back("invalid_scope"))
     if service is None:
@@ -183,7 +189,7 @@ async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
         client=client,
         redirect_uri=redirect_uri,
         issuer=issuer,
-        scope=_scope(params, service, back),
+        scope=_scope(request, params, service, back),
         code_challenge=params["code_challenge"],
         resource=resource,
         service=service,
@@ -362,7 +368,11 @@ async def authorize_submit(request: Request) -> Response:
     except OAuthError as exc:
         return consent_page(auth, exc.description, 400) if browser else error_response(exc)
     pending = PendingCode(authorization, auth.redirect_uri, auth.code_challenge, "S256")
-    code = await request.app.state.oauth_codes.issue(pending)
+    code = await request.app.state.oauth_codes.issue(
+        pending,
+        never_expires=active(auth.faults, "oauth-code-never-expires"),
+        carry_challenge=active(auth.faults, "oauth-code-carries-challenge"),
+    )
     status = 307 if active(auth.faults, "consent-redirect-307") else 303
     return _respond(browser, auth.redirect(code=code), code, status)
 

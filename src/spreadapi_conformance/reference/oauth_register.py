@@ -66,7 +66,10 @@ def client_from_metadata(
     if unsupported := sorted(set(grant_types) - {*_GRANTED_TYPES, *_DROPPED_TYPES}):
         raise _metadata_error(f"Unsupported grant_types: {', '.join(unsupported)[:200]}")
     response_types = _string_list(body, "response_types", ["code"])
-    if set(response_types) != {"code"}:
+    unchecked = active(faults, "oauth-registration-types-unchecked")  # the bug: stored as sent
+    if set(response_types) != {"code"} and not unchecked:
+        # RFC 7591 §2.1: the authorization_code grant goes with the response type code, and nothing else
+        # is served here; an inconsistent pair is refused rather than registered.
         raise _metadata_error('response_types must be ["code"]')
 
     name = body.get("client_name", "")
@@ -81,7 +84,7 @@ def client_from_metadata(
         redirect_uris=tuple(dict.fromkeys(uris)),
         client_name=name.strip(),
         grant_types=_GRANTED_TYPES,
-        response_types=("code",),
+        response_types=tuple(response_types) if unchecked else ("code",),
         token_endpoint_auth_method="none",
         scope=scope,
     )

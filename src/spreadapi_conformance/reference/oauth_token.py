@@ -10,6 +10,9 @@ it with a GET-then-DELETE, which lets two concurrent exchanges both succeed.)
 
 from __future__ import annotations
 
+import json
+import re
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -18,6 +21,7 @@ from .oauth import ACCESS_TOKEN_TTL, NO_STORE, OAuthError, error_response, read_
 
 __all__ = ["token", "token_wrong_method"]
 
+_AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,31}")  # an RFC 9110 token, echoed back
 _PARAMS = ("grant_type", "code", "redirect_uri", "client_id", "code_verifier", "resource", "client_secret")
 
 
@@ -36,8 +40,13 @@ async def _exchange(request: Request) -> dict[str, object]:
     if grant_type != "authorization_code":
         raise OAuthError("unsupported_grant_type", "Only the authorization_code grant type is supported")
     if request.headers.get("authorization") or params["client_secret"]:
-        # Public clients only: a client presenting a secret is not one this server registered.
-        headers = {"WWW-Authenticate": 'Basic realm="oauth"'} if request.headers.get("authorization") else {}
+        # Public clients only: a client presenting a secret is not one this server registered. One that
+        # tried the Authorization header gets 401 and a challenge in its scheme (RFC 6749 §5.2).
+        sent = request.headers.get("authorization", "").split(" ")[0]
+        scheme = sent if _AUTH_SCHEME.fullmatch(sent) else "Basic"
+        headers = {"WWW-Authenticate": f'{scheme} realm="oauth"'} if request.headers.get("authorization") else {}
+        if active(request, "oauth-basic-auth-no-challenge"):
+            raise OAuthError("invalid_client", "Client authentication failed")  # the generic 400 error path
         raise OAuthError("invalid_client", "Clients of this server are public and have no secret", 401, headers)
     for name in ("code", "redirect_uri", "client_id"):
         if params[name] is None:
@@ -47,7 +56,8 @@ async def _exchange(request: Request) -> dict[str, object]:
         raise OAuthError("invalid_client", "Unknown client_id: register again", 401)
 
     keep = active(request, "oauth-code-reusable")
-    pending = await request.app.state.oauth_codes.take(params["code"], keep=keep)
+    carries = active(request, "oauth-code-carries-challenge")
+    pending = await request.app.state.oauth_codes.take(params["code"], keep=keep, carries_challenge=carries)
     if pending is None:
         raise _grant_error("Invalid, expired, or already used authorization code")
     # From here on the code is spent, whatever the outcome.
@@ -73,12 +83,10 @@ async def _exchange(request: Request) -> dict[str, object]:
         raise _grant_error("The credentials behind this authorization were revoked")
 
     access_token = await request.app.state.oauth_tokens.issue(authorization)
-    return {
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TOKEN_TTL,
-        "scope": authorization.scope,
-    }
+    answer: dict[str, object] = {"access_token": access_token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL}
+    if not active(request, "oauth-unknown-scope-dropped"):  # the bug: "the client gets the scope it asked for"
+        answer["scope"] = authorization.scope
+    return answer
 
 
 async def token(request: Request) -> Response:
@@ -88,7 +96,13 @@ async def token(request: Request) -> Response:
         if exc.status == 400 and active(request, "oauth-token-errors-401"):
             exc.status = 401
         return error_response(exc)
-    return JSONResponse(body, headers={} if active(request, "oauth-token-response-cacheable") else NO_STORE)
+    headers = {} if active(request, "oauth-token-response-cacheable") else NO_STORE
+    if active(request, "oauth-token-type-appended"):
+        # The bug: a compatibility shim for old clients that want it in lower case appends token_type to the
+        # JSON text already written, which names it a second time.
+        text = json.dumps(body, separators=(",", ":"))[:-1] + ',"token_type":"bearer"}'
+        return Response(text, media_type="application/json", headers=headers)
+    return JSONResponse(body, headers=headers)
 
 
 async def token_wrong_method(request: Request) -> Response:

@@ -251,4 +251,11 @@ FAULTS = (
         "boolean properties only",
         ("MCP-TOOLS-020",),
     ),
+    Fault(
+        "mcp-details-link-at-every-revision",
+        "MCP-TOOLS",
+        "spreadapi_get_details adds a resource_link block (the service's OpenAPI document) whatever revision the "
+        "session negotiated: a 2025-03-26 or 2024-11-05 client gets a content block its revision does not define",
+        ("MCP-HTTP-051",),
+    ),
 )

@@ -298,4 +298,59 @@ FAULTS = (
         "the 401 challenge carries the error attribute twice (a middleware adds its own)",
         ("MCP-AUTH-038",),
     ),
+    Fault(
+        "oauth-repeated-parameters-accepted",
+        "OAUTH",
+        "the token endpoint reads its form into a plain dict: a parameter sent twice is not refused, the last "
+        "value wins",
+        ("OAUTH-TOKEN-014",),
+    ),
+    Fault(
+        "oauth-token-type-appended",
+        "OAUTH",
+        'a compatibility shim appends "token_type": "bearer" to the token response\'s JSON text, which '
+        "already names token_type: the member appears twice",
+        ("OAUTH-TOKEN-014",),
+    ),
+    Fault(
+        "oauth-unknown-scope-dropped",
+        "OAUTH",
+        "the authorization endpoint drops the scope values it does not know instead of refusing them, and the "
+        'token response leaves scope out ("the client gets the scope it asked for")',
+        ("OAUTH-TOKEN-015",),
+    ),
+    Fault(
+        "oauth-scope-required",
+        "OAUTH",
+        'an authorization request without scope is refused with invalid_request ("scope is required") instead '
+        "of getting the default scope or invalid_scope",
+        ("OAUTH-AUTHZ-013",),
+    ),
+    Fault(
+        "oauth-basic-auth-no-challenge",
+        "OAUTH",
+        "a client that authenticates with HTTP Basic and fails goes down the token endpoint's generic error "
+        "path: 400 invalid_client, no 401 and no WWW-Authenticate",
+        ("OAUTH-TOKEN-016",),
+    ),
+    Fault(
+        "oauth-code-never-expires",
+        "OAUTH",
+        "the authorization code's record is written without its expiry: a code stays redeemable until used",
+        ("OAUTH-TOKEN-017",),
+    ),
+    Fault(
+        "oauth-registration-types-unchecked",
+        "OAUTH",
+        "registration stores response_types as sent, whatever the grant_types: a code-grant client registers "
+        "response_types [token]",
+        ("OAUTH-REG-007",),
+    ),
+    Fault(
+        "oauth-code-carries-challenge",
+        "OAUTH",
+        'a "self-contained" authorization code: the store key, then the code_challenge base64url-encoded in '
+        "clear, readable by anyone who sees the redirect",
+        ("OAUTH-AUTHZ-014",),
+    ),
 )
