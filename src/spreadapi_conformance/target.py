@@ -27,6 +27,8 @@ A target file (``serve --write-target`` writes one; an operator writes one for s
     # consent_endpoint = "/api/oauth/authorize"   # "json": where the consent page posts
     # issuer = "https://auth.example.com"   # an authorization server on another origin that may receive
                                 # the pasted credentials (by default only base_url's origin receives any)
+    # expired_access_tokens = { "/api/mcp" = "env:EXPIRED_OAT" }   # an access token past its lifetime, by
+                                # the MCP endpoint path it was issued for (secrets): the expiry checks
     # [oauth.login]             # "login": form fields by name, literal or env: (secrets: masked, kept on target)
     # username = "env:STAGING_USER"
     # password = "env:STAGING_PASSWORD"
@@ -115,6 +117,9 @@ class OAuthSpec:
     issuer: str | None = None  # an authorization server on another origin trusted with the pasted credentials
     consent_endpoint: str | None = None  # "json": the path (or URL) the consent page posts its JSON to
     login: dict[str, str] = field(default_factory=dict, repr=False)  # "login": form field -> value (secrets)
+    # An access token past its lifetime, per MCP endpoint path it was issued for (secrets): the expiry checks
+    # need one, and a 12-hour lifetime cannot be waited out (the reference mints them when it is seeded).
+    expired_access_tokens: dict[str, str] = field(default_factory=dict, repr=False)
     code_lifetime: float | None = None  # s an authorization code stays redeemable, as the deployment states it
 
 
@@ -163,6 +168,7 @@ class TargetSpec:
         found += [v for v in self.credentials.values() if v]
         if self.oauth is not None:
             found += [v for v in self.oauth.login.values() if v]
+            found += [v for v in self.oauth.expired_access_tokens.values() if v]
         return [v for v in found if len(v) >= MIN_SECRET]
 
 
@@ -329,6 +335,10 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
     issuer = table.get("issuer")
     if issuer is not None and (not isinstance(issuer, str) or not issuer.startswith(("http://", "https://"))):
         raise TargetError(f"target file {path}: oauth.issuer must be an http:// or https:// URL")
+    expired_table = _table(table.get("expired_access_tokens"), "oauth.expired_access_tokens", path) or {}
+    if not all(isinstance(where, str) and where.startswith("/") for where in expired_table):
+        raise TargetError(f"target file {path}: oauth.expired_access_tokens is keyed by MCP endpoint paths (/…)")
+    expired = {where: _secret(value, f"oauth.expired_access_tokens.{where}") for where, value in expired_table.items()}
     code_lifetime = table.get("code_lifetime_seconds")
     if code_lifetime is not None and (
         isinstance(code_lifetime, bool) or not isinstance(code_lifetime, int | float) or not code_lifetime > 0
@@ -342,6 +352,7 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
         issuer=issuer,
         consent_endpoint=consent_endpoint,
         login=login,
+        expired_access_tokens={where: token for where, token in expired.items() if token},
         code_lifetime=code_lifetime,
     )
 
@@ -364,7 +375,11 @@ def reference_spec(reference: Any, base_url: str | None, *, admin_token: str | N
         source=base_url or "in-process",
         mcp_tokens=dict(reference.mcp_tokens),
         # Any loopback redirect URI is accepted, so the default one is usable.
-        oauth=OAuthSpec(registration=True, code_lifetime=reference.config.oauth_code_lifetime),
+        oauth=OAuthSpec(
+            registration=True,
+            code_lifetime=reference.config.oauth_code_lifetime,
+            expired_access_tokens=dict(getattr(reference, "expired_access_tokens", {})),
+        ),
         admin_token=admin_token,
     )
 
@@ -396,6 +411,7 @@ def write_target(
             **({"client_id": oauth.client_id} if oauth.client_id else {}),
             **({"consent": oauth.consent} if oauth.consent != "form" else {}),
             **({"issuer": oauth.issuer} if oauth.issuer else {}),
+            **({"expired_access_tokens": dict(oauth.expired_access_tokens)} if oauth.expired_access_tokens else {}),
             **({"code_lifetime_seconds": oauth.code_lifetime} if oauth.code_lifetime is not None else {}),
         }
     if admin_token:

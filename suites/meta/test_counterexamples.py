@@ -46,6 +46,8 @@ COUNTEREXAMPLES = {
     "MCP-HTTP-047": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "MCP-HTTP-048": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "REPLAY-CLAUDE-001": ("meta/test_bridge_command.py", "test_a_bridge_that_exits_fails_the_replay_with_its_reason"),
+    "REST-WIRE-002": ("meta/test_wire.py", "test_a_parser_that_overflows_or_crashes_fails_rest_wire_002"),
+    "REST-WIRE-003": ("meta/test_wire.py", "test_a_server_that_waits_for_the_data_fails_rest_wire_003_only"),
     "REPLAY-CLAUDE-015": ("meta/test_bridge_command.py", "test_a_bridge_writing_requests_to_stdout_fails"),
     "MCP-HTTP-049": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
     "MCP-HTTP-050": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),

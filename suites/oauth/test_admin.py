@@ -137,6 +137,14 @@ async def test_an_issued_mcp_token_works_until_revoked(admin_http, admin_referen
     assert await admin_reference.mcp_registry.validate(admin_reference.mcp_tokens["all"]), "the seeded one is untouched"
 
 
+async def test_an_empty_service_list_issues_a_token_that_grants_none(admin_http, admin_reference):
+    """SpreadAPI lets a user create an MCP token with no services (3.2.3: it grants none); MCP-CRED-013 needs one."""
+    response = await admin_http.post(ISSUE[0], json={"services": []}, headers=_as_admin())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["services"] == [] and await admin_reference.mcp_registry.validate(body["token"]) == []
+
+
 async def test_an_issued_service_token_opens_its_service(admin_http, admin_reference):
     response = await admin_http.post(ISSUE[1], json={"service": "quote", "name": "check"}, headers=_as_admin())
     assert response.status_code == 201
@@ -166,7 +174,6 @@ async def test_an_issued_service_token_expires_when_told(admin_http, offset, sta
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        (ISSUE[0], {"services": []}),
         (ISSUE[0], {"services": "quote"}),
         (ISSUE[0], {"services": ["no-such-service"]}),
         (ISSUE[0], {"services": [5]}),

@@ -8,7 +8,9 @@ with an admin token, so these checks run in CI and in ``certify --in-process``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -51,6 +53,16 @@ class Admin:
     async def issue_mcp_token(self, *service_ids: str) -> str:
         return (await self._post("/admin/mcp-tokens/issue", {"services": list(service_ids)}, 201))["token"]
 
+    async def issue_mcp_token_granting_nothing(self) -> str | None:
+        """An MCP token with an empty service list (SpreadAPI lets a user create one), or None when the admin
+        surface refuses to issue it (400)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        response = await self.client.post("/admin/mcp-tokens/issue", json={"services": []}, headers=headers)
+        if response.status_code == 400:
+            return None
+        assert response.status_code == 201, f"POST /admin/mcp-tokens/issue: {excerpt(response)}"
+        return json_object(response)["token"]
+
     async def issue_service_token(self, service_id: str, *, expires_at: float | None = None) -> str:
         """A fresh service token; ``expires_at`` (epoch seconds, may be past) makes it expire then."""
         body: dict[str, Any] = {"service": service_id}
@@ -65,3 +77,12 @@ class Admin:
         """Revoke; ``live=False`` for a token that may no longer be live (expired), where false is fine."""
         revoked = (await self._post("/admin/service-tokens/revoke", {"token": token}, 200)).get("revoked")
         assert revoked is True or not live, f"the admin surface did not revoke a live token: {revoked!r}"
+
+
+def server_clock_offset(response: httpx.Response) -> float:
+    """How far the server's clock is ahead of ours (seconds), from its Date header; 0 without one (in process).
+    The header has a one-second resolution: a check that times an expiry allows a second more."""
+    try:
+        return parsedate_to_datetime(response.headers["date"]).timestamp() - time.time()
+    except (KeyError, TypeError, ValueError):
+        return 0.0

@@ -1,6 +1,7 @@
 """A small admin surface, so a suite can issue and revoke credentials on a *served* reference from outside.
 
     POST /admin/mcp-tokens/issue        {"services": ["quote", …], "name": "…"}  -> 201 {"token", "services"}
+                                        ("services": [] issues a token that grants none, as SpreadAPI allows)
     POST /admin/service-tokens/issue    {"service": "quote", "name": "…",        -> 201 {"token", "service"}
                                          "expires_at": 1767225600}  (optional, epoch seconds)
     POST /admin/mcp-tokens/revoke       {"token": "spapi_live_…"}
@@ -110,8 +111,8 @@ async def issue_mcp_token(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     services = body.get("services")
-    refused = _unpublished(request, services if isinstance(services, list) else [])
-    if refused is not None:
+    refused = _unpublished(request, services if isinstance(services, list) else [None])
+    if refused is not None and services != []:  # an empty list is a token that grants none (3.2.3)
         return refused
     ids = list(dict.fromkeys(services))
     token = await request.app.state.mcp_tokens.issue(ids, name=body["name"])

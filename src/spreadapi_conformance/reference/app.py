@@ -7,6 +7,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,14 +16,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..fixtures import ServiceDef, load_services
+from ..target import IN_PROCESS_BASE_URL
 from . import mcp_endpoints, oauth_authorize, oauth_metadata, oauth_register, oauth_token, rest, service_page
 from .admin import ADMIN_ROUTES, admin_token_problem
 from .catalog import Catalog
 from .config import ReferenceConfig
-from .credentials import ServiceTokens
+from .credentials import ServiceTokens, token_hash
 from .faults import active, check_names
 from .mcp_tokens import McpTokens
-from .oauth_grants import OAuthClients, OAuthCodes, OAuthTokens
+from .oauth import DEFAULT_SCOPE, mcp_resource, service_resource, service_scope
+from .oauth_grants import Authorization, OAuthClients, OAuthCodes, OAuthTokens
 from .store import StoreUnavailable, TokenStore, open_store
 
 log = logging.getLogger("spreadapi_conformance.reference")
@@ -132,7 +135,7 @@ def build_app(
     app.state.mcp_tokens = McpTokens(store)
     app.state.oauth_clients = OAuthClients(store)
     app.state.oauth_codes = OAuthCodes(store, config.oauth_code_lifetime)
-    app.state.oauth_tokens = OAuthTokens(store, app.state.mcp_tokens)
+    app.state.oauth_tokens = OAuthTokens(store, app.state.mcp_tokens, faults=config.faults)
     app.state.mcp = mcp_endpoints.McpEndpoints(config.base_url, config.faults)
     return app
 
@@ -162,6 +165,8 @@ class Reference:
         self.store = store if store is not None else open_store(self.config.store_url, prefix=self.config.store_prefix)
         self.service_tokens: dict[str, str] = {}  # service id -> plain token (private services)
         self.mcp_tokens: dict[str, str] = {}  # name -> plain MCP token ("all", "loan-calculator")
+        # MCP endpoint path -> an access token issued for it already past its lifetime (the expiry checks)
+        self.expired_access_tokens: dict[str, str] = {}
         self._seeded = False
         self._on_seeded = list(on_seeded)
         self.app = build_app(self.config, self.store, self.services, on_startup=[self.seed] if seed else [])
@@ -182,6 +187,7 @@ class Reference:
         if self._seeded:
             return
         tokens = self.app.state.service_tokens
+        token_ids: dict[str, str] = {}  # private service id -> the id of its seeded token
         for service in self.services.values():
             if service.public:
                 continue
@@ -190,19 +196,52 @@ class Reference:
                 issued = await tokens.issue(service.id, name="seeded", token=given)
             except ValueError:
                 # A pinned token already in a shared Redis (another process, a restart) is reused as is.
-                if given is None or not (await tokens.validate(given, service.id)).valid:
+                check = await tokens.validate(given, service.id) if given is not None else None
+                if check is None or not check.valid:
                     raise
                 self.service_tokens[service.id] = given
+                token_ids[service.id] = check.token_id or ""
                 continue
             self.service_tokens[service.id] = issued.token
+            token_ids[service.id] = issued.token_id
         self.mcp_tokens["all"] = await self.mcp_registry.issue(list(self.services), name="all (seeded)")
         if "loan-calculator" in self.services:
             self.mcp_tokens["loan-calculator"] = await self.mcp_registry.issue(
                 ["loan-calculator"], name="loan-calculator (seeded)"
             )
+        await self._mint_expired_access_tokens(token_ids)
         self._seeded = True
         for hook in self._on_seeded:
             hook(self)
+
+    async def _mint_expired_access_tokens(self, token_ids: dict[str, str]) -> None:
+        """One access token per MCP endpoint an OAuth grant is made for, issued an hour past its lifetime:
+        a deployment's expiry cannot be waited out (12 hours), so the target file states these, and the
+        checks see each refused. Each wraps a credential that is still valid (the seeded ones), so its
+        expiry alone is what refuses it."""
+        base = (self.config.base_url or IN_PROCESS_BASE_URL).rstrip("/")
+        expired = -3600.0
+        grants = self.app.state.oauth_tokens
+        everything = Authorization(
+            client_id="seeded-expired",
+            scope=DEFAULT_SCOPE,
+            resource=mcp_resource(base),
+            service_ids=tuple(self.services),
+            mcp_token_hashes=(token_hash(self.mcp_tokens["all"]),),
+        )
+        where = urlsplit(everything.resource).path
+        self.expired_access_tokens[where] = await grants.issue(everything, lifetime=expired)
+        for service_id, token_id in token_ids.items():
+            single = Authorization(
+                client_id="seeded-expired",
+                scope=f"{DEFAULT_SCOPE} {service_scope(service_id)}",
+                resource=service_resource(base, service_id),
+                service_ids=(service_id,),
+                service_id=service_id,
+                service_token_id=token_id or None,
+            )
+            path = urlsplit(single.resource).path
+            self.expired_access_tokens[path] = await grants.issue(single, lifetime=expired)
 
     async def aclose(self) -> None:
         await self.store.aclose()

@@ -203,7 +203,7 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
     if token is None:
         return deny(401, None, f"The service {service.id!r} is private. {_MISSING}")
     if token.startswith(OAUTH_TOKEN_PREFIX):
-        grant = await request.app.state.oauth_tokens.resolve(token, _check_revocation(request))
+        grant = await request.app.state.oauth_tokens.resolve(token, _check_revocation(request), _check_expiry(request))
         if grant is None:
             return deny(401, "invalid_token", "The access token is invalid, expired or revoked.")
         if grant.resource != endpoint and not active(request, "oauth-token-any-resource"):
@@ -245,6 +245,8 @@ def _reachable(request: Request, service_ids: tuple[str, ...] | list[str]) -> tu
     catalog = request.app.state.catalog
     if active(request, "mcp-grant-ignored"):
         return tuple(catalog.services.values())
+    if not service_ids and active(request, "mcp-empty-grant-means-all"):
+        return tuple(catalog.services.values())  # the bug: no list read as "no restriction"
     found = (catalog.get(s) for s in dict.fromkeys(service_ids))
     return tuple(s for s in found if s is not None)
 
@@ -292,7 +294,7 @@ async def _authenticate_oauth(request: Request) -> McpAccess | Response:
             return McpAccess("oauth", endpoint, _reachable(request, service_ids), f"mcp-token:{token_hash(token)}")
     if not token.startswith(OAUTH_TOKEN_PREFIX):
         return deny("invalid_token", "This endpoint accepts only OAuth access tokens issued for it.")
-    grant = await request.app.state.oauth_tokens.resolve(token, _check_revocation(request))
+    grant = await request.app.state.oauth_tokens.resolve(token, _check_revocation(request), _check_expiry(request))
     if grant is None:
         return deny("invalid_token", "The access token is invalid, expired or revoked.")
     if grant.resource != endpoint and not active(request, "oauth-token-any-resource"):
@@ -302,6 +304,10 @@ async def _authenticate_oauth(request: Request) -> McpAccess | Response:
 
 def _check_revocation(request: Request) -> bool:
     return not active(request, "oauth-revocation-ignored")
+
+
+def _check_expiry(request: Request) -> bool:
+    return not active(request, "oauth-access-token-expiry-unchecked")
 
 
 _AUTHENTICATE = {"service": _authenticate_service, "bridge": _authenticate_bridge, "oauth": _authenticate_oauth}

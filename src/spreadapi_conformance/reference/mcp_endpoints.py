@@ -49,6 +49,7 @@ from starlette.types import Receive, Scope, Send
 from .faults import active
 from .mcp_auth import ACCESS_KEY, FAMILIES, Family, authenticate, transport_security
 from .mcp_servers import build_server
+from .mcp_tools import calc_cache_key, result_cache
 
 __all__ = ["BRIDGE_ENDPOINT", "MCP_ENDPOINT", "SERVICE_ENDPOINT", "McpEndpoints"]
 
@@ -203,6 +204,17 @@ class _Endpoint:
         scope["headers"] = [(name, value.strip(b" \t")) for name, value in scope["headers"]]
         scope["headers"] = _faulty_headers(scope)
         request = Request(scope, receive)
+        if (
+            self.family == "service"
+            and request.method == "POST"
+            and active(request, "mcp-tool-results-cached-before-auth")
+        ):
+            raw = await _read_body(receive, MAX_BODY_BYTES) or b""
+            receive = _replaying(raw, receive)
+            request = Request(scope, receive)
+            if (cached := _cached_calc_answer(request, raw)) is not None:
+                await cached(scope, receive, send)  # the bug: served from the cache before authentication
+                return
         outcome = await authenticate(self.family, request)
         if isinstance(outcome, Response):
             await outcome(scope, receive, send)
@@ -250,8 +262,28 @@ class _Endpoint:
                 return
             receive = _replaying(raw, receive)
         scope[ACCESS_KEY] = outcome
-        scope["user"] = outcome.user()
+        if not active(request, "mcp-session-not-bound"):
+            scope["user"] = outcome.user()  # the SDK binds each session to this principal
         await manager.handle_request(scope, receive, send)
+
+
+def _cached_calc_answer(request: Request, raw: bytes) -> Response | None:
+    """The fault ``mcp-tool-results-cached-before-auth``: a spreadapi_calc whose inputs are in the result cache
+    (1.12) is answered from it at once, as a fast path in front of everything else, authentication included."""
+    try:
+        message = json.loads(raw)
+        params = message["params"]
+        inputs = params["arguments"]["inputs"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if message.get("method") != "tools/call" or params.get("name") != "spreadapi_calc":
+        return None
+    key = calc_cache_key(request.path_params.get("service_id", ""), inputs)
+    body = result_cache(request.app.state.catalog).get(key)
+    if body is None:
+        return None
+    result = {"content": [{"type": "text", "text": json.dumps(body)}], "structuredContent": body, "isError": False}
+    return JSONResponse({"jsonrpc": "2.0", "id": message.get("id"), "result": result})
 
 
 def _faulty_headers(scope: Scope) -> list[tuple[bytes, bytes]]:

@@ -143,6 +143,8 @@ def _target(request: Request, base: str, params: dict[str, str], back: Back) -> 
             raise invalid
         return None, resource
     prefix = service_resource(base, "")
+    if resource == prefix and service is None and active(request, "oauth-resource-without-service-id-multi"):
+        return None, mcp_resource(base)  # the bug: no id in the resource is taken for "no service named"
     named = catalog.get(resource[len(prefix) :]) if resource.startswith(prefix) else None
     if named is None and service is None and active(request, "oauth-foreign-resource-accepted"):
         return None, mcp_resource(base)

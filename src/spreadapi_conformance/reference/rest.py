@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import csv
+import hashlib
 import io
 import json
 import math
@@ -30,6 +32,7 @@ CORS = {
 }
 NOT_FOUND = {"error": "Not found", "message": "Service not found or not published"}
 _CONTROL_FLAGS = ("nocdn", "nocache")
+SERVICE_OWNER = "reference"  # the one user who published every service of the reference
 
 
 def cors(request: Request) -> dict[str, str]:
@@ -89,6 +92,9 @@ async def list_services(request: Request) -> Response:
         services = [s for s in services if s.public]  # the listing query filters on visibility
     if active(request, "rest-offset-clamped") and services and offset >= len(services):
         offset = len(services) - 1  # "show the last page" instead of an empty one
+    if active(request, "rest-listing-trusts-x-user-id") and (user := request.headers.get("x-user-id")):
+        # the bug (quirk Q2): the header is taken for the signed-in user, whose own services are listed
+        services = [s for s in services if user == SERVICE_OWNER]
     root = "" if active(request, "rest-listing-relative-endpoint") else base_url(request)
     shown = services if active(request, "rest-listing-ignores-limit") else services[offset : offset + limit]
     page = [
@@ -126,7 +132,11 @@ async def service_openapi(request: Request) -> Response:
 
 async def platform_openapi(request: Request) -> Response:
     faults = request.app.state.config.faults
-    return JSONResponse(platform_document(base_url(request), faults), headers=CORS)
+    document = platform_document(base_url(request), faults)
+    if active(request, "openapi-document-bom"):  # the bug: encoded as Windows tools write "UTF-8"
+        text = json.dumps(document, ensure_ascii=False, allow_nan=False).encode("utf-8-sig")
+        return Response(text, media_type="application/json", headers=CORS)
+    return JSONResponse(document, headers=CORS)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -248,6 +258,10 @@ async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) 
             resolve(service, inputs, faults)
         except InputError as exc:
             return _invalid(request, service, body, exc)
+    cache = _result_cache(request) if active(request, "rest-result-cache-before-auth") else None
+    key = _cache_key(service, inputs)
+    if cache is not None and key in cache:
+        return copy.deepcopy(cache[key])  # the bug: a hit is served before the token is looked at
     denied = await _authorise(request, service, body.get("token"))
     if denied is not None:
         return denied
@@ -261,6 +275,8 @@ async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) 
         return _invalid(request, service, body, exc)
     result = await calculate(request.app.state.catalog, service, resolved)
     result["metadata"].update(totalTime=round((time.perf_counter() - started) * 1000, 3), version="v1")
+    if cache is not None:
+        cache[key] = copy.deepcopy(result)
     return result
 
 
@@ -273,6 +289,20 @@ def _invalid(request: Request, service: ServiceDef, body: dict[str, Any], exc: I
         # "for debugging": the request as received (the body, or GET's query), its token included
         context["request"] = body if request.method == "POST" else dict(request.query_params)
     return error(400, exc.error, exc.message, **context, details=exc.details)
+
+
+def _cache_key(service: ServiceDef, inputs: dict[str, Any]) -> str:
+    """SpreadAPI's result-cache key (1.12): the service and a hash of the inputs as supplied, keys sorted."""
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{service.id}:{digest}"
+
+
+def _result_cache(request: Request) -> dict[str, dict[str, Any]]:
+    """The result cache the fault ``rest-result-cache-before-auth`` keeps (the reference computes afresh)."""
+    state = request.app.state
+    if not hasattr(state, "result_cache"):
+        state.result_cache = {}
+    return state.result_cache
 
 
 def _cache_headers(request: Request, service: ServiceDef, no_store: bool) -> dict[str, str]:

@@ -673,7 +673,15 @@ def oracle_problem(fixture_id: str, case: dict[str, Any], body: Any) -> str | No
 
 def granted_fixtures(target: Target, listing: Any) -> list[str]:
     """The fixture services the target publishes among those a ``spreadapi_list_services`` result names
-    (read from its JSON, or failing that found in its text), in the target file's order."""
+    (read from its JSON, or failing that found in its text), in the target file's order; at least one."""
+    found = listed_fixtures(target, listing)
+    text = "\n".join(b.text for b in listing.content if isinstance(b, types.TextContent))
+    assert found, f"the token grants none of the target file's services: {text[:300]!r}"
+    return found
+
+
+def listed_fixtures(target: Target, listing: Any) -> list[str]:
+    """As :func:`granted_fixtures`, possibly none."""
     text = "\n".join(b.text for b in listing.content if isinstance(b, types.TextContent))
     document = listing.structured_content
     if document is None:
@@ -685,9 +693,7 @@ def granted_fixtures(target: Target, listing: Any) -> list[str]:
         named = {s.get("id") for s in document["services"] if isinstance(s, dict)}
     else:
         named = {s.id for s in target.spec.services.values() if s.id in text}
-    found = [fixture_id for fixture_id, service in target.spec.services.items() if service.id in named]
-    assert found, f"the token grants none of the target file's services: {text[:300]!r}"
-    return found
+    return [fixture_id for fixture_id, service in target.spec.services.items() if service.id in named]
 
 
 async def initialize_with(client: httpx.AsyncClient, url: str, token: str) -> httpx.Response:

@@ -7,6 +7,7 @@ a code, a consent page to approve, or a redirect anywhere else fails the check.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -14,6 +15,8 @@ import pytest
 from ..answers import excerpt
 from ..premise import control_failed, not_applicable
 from ._support import (
+    MULTI,
+    REDIRECTS,
     SINGLE,
     access_token,
     assert_no_code,
@@ -210,6 +213,41 @@ async def test_unpublished_service_is_refused(client, target):
     params = authorization_params(client_id, redirect_uri, pkce()[1], resource=endpoint, service_id=unknown)
     response = await client.get(found.endpoint_of("authorization_endpoint"), params=params)
     assert_no_code(response, redirect_uri)
+
+
+def no_consent_form(response) -> None:
+    """No consent page the user could approve: no POST form carrying the client's id."""
+    if response.status_code in REDIRECTS or "html" not in response.headers.get("content-type", ""):
+        return
+    fields = re.findall(r'name=["\']client_id["\']', response.text, flags=re.IGNORECASE)
+    assert not fields, f"a consent form was shown for a request that names no service: {excerpt(response)}"
+
+
+@pytest.mark.parametrize("naming", ["resource without service id", "neither"])
+async def test_single_service_grant_needs_a_service(client, target, naming):
+    """OAUTH-AUTHZ-015 MUST: an Option 2 authorization request that names its service neither by service_id
+    nor by the resource URL (the single-service endpoint's path with no id) is refused: an error page or an
+    error redirect, no consent form, no code. Without service_id and resource the request is Option 3's
+    when the target claims Option 3, so that variant applies only to a target that does not."""
+    if not claims(target, SINGLE):
+        not_applicable("the target does not claim Option 2")
+    template = target.template("single_service_mcp")
+    if "{id}" not in template:
+        not_applicable("the target names its single-service endpoint by a fixed path, not by a service id")
+    if naming == "neither" and claims(target, MULTI):
+        not_applicable("the target claims Option 3: a request naming no service is a multi-service request there")
+    resource = next((r for r in resources(target) if r.option == SINGLE and r.params.get("service_id")), None)
+    if resource is None:
+        not_applicable("the target file publishes no service the kit can be authorized for through Option 2")
+    found = await control_grant(client, target, resource)
+    client_id = await register(client, target, found)
+    redirect_uri = oauth_spec(target).redirect_uri
+    nameless = target.base_url.rstrip("/") + template.replace("{id}", "")
+    extra = {"resource": nameless} if naming != "neither" else {}
+    params = authorization_params(client_id, redirect_uri, pkce()[1], **extra)
+    response = await client.get(found.endpoint_of("authorization_endpoint"), params=params)
+    assert_no_code(response, redirect_uri)
+    no_consent_form(response)
 
 
 async def test_request_without_scope_gets_the_default_scope(client, mcp_target):

@@ -15,7 +15,7 @@ import pytest
 
 from .._admin import Admin
 from ..premise import control_failed, not_applicable
-from ._support import LOAN, QUOTE, error_json, excerpt, ok_json
+from ._support import LOAN, QUOTE, error_json, excerpt, ok_json, query_text
 
 if TYPE_CHECKING:
     from ..target import Target
@@ -291,3 +291,22 @@ async def test_oauth_access_token_is_not_a_service_token(client, target):
     token_of(target, "quote")
     grant = await grant_for(client, target, single_service_resource(target, "quote"))
     await refused_everywhere(client, target, await access_token(client, grant), "an OAuth access token")
+
+
+async def test_cached_result_not_served_without_a_token(client, target):
+    """REST-AUTH-045 MUST: a result computed for a token holder is not served to a caller without a valid
+    token: the same inputs, just computed with the service's token, are refused with no outputs when sent
+    with no token or a garbage one, by POST and by GET (1.12: the result cache is consulted only after
+    authentication)."""
+    headers = target.auth("quote")
+    if not headers:
+        not_applicable("the target publishes 'quote' as a public service: its results are for anyone")
+    inputs = target.fixture("quote").golden[0]["inputs"]
+    control = await post_quote(client, target, headers=headers, inputs=inputs)
+    if control.status_code != 200:
+        control_failed(f"the golden case does not compute with the service's token: {excerpt(control)}")
+    garbage = {"Authorization": f"Bearer not-a-token-{secrets.token_hex(4)}"}
+    refused(await post_quote(client, target, inputs=inputs), "POST of just-computed inputs without a token")
+    refused(await post_quote(client, target, headers=garbage, inputs=inputs), "POST of them with a garbage token")
+    query = {key: query_text(value) for key, value in inputs.items()}
+    refused(await get_quote(client, target, params=query), "GET of just-computed inputs without a token")

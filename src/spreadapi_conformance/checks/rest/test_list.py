@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 
-from ..answers import objects
+from ..answers import json_value, objects
+from ..premise import control_failed
 from ._support import FIXTURE_IDS, error_json, excerpt, ok_json
 
 if TYPE_CHECKING:
@@ -144,3 +146,42 @@ async def test_details_summary(client, target, fixture_id):
     assert body.get("id") == published.id, f"details {body!r}"
     assert str(body.get("endpoint", "")).endswith(target.execute_path(fixture_id)), f"details {body!r}"
     assert body.get("requiresToken") is (not published.public), f"details {body!r}"
+
+
+def listing_seen(response: httpx.Response) -> tuple[int, dict[str, list[str]] | None]:
+    """What a listing answer shows: its status and, for a 200 with a services list, each service's id with
+    the names of its fields."""
+    if response.status_code != 200:
+        return response.status_code, None
+    body = json_value(response)
+    shown = body.get("services") if isinstance(body, dict) else None
+    if not isinstance(shown, list):
+        return response.status_code, None
+    return 200, {str(s.get("id")): sorted(s) for s in shown if isinstance(s, dict)}
+
+
+async def test_x_user_id_changes_nothing(client, target):
+    """REST-LIST-013 MUST NOT: a client-supplied x-user-id header is not trusted: the anonymous listing with
+    includeAll=true is the same with and without it (status, services, their fields), and, when the target
+    file grants writes ([admin]), a PUT of a service with a body the platform refuses anyway gets the same
+    status with and without it. Nothing is deleted: no DELETE is ever sent."""
+    params = {"includeAll": "true"}
+    path = target.path("services")
+    before = listing_seen(await client.get(path, params=params))
+    user = {"x-user-id": "spreadapi-conformance-" + secrets.token_hex(6)}
+    with_header = listing_seen(await client.get(path, params=params, headers=user))
+    after = listing_seen(await client.get(path, params=params))
+    if before != after:
+        control_failed(f"the anonymous listing changed between two requests: {before} then {after}")
+    assert with_header == before, (
+        f"with x-user-id the listing is {with_header}, without it {before}: the header is trusted"
+    )
+    if not target.spec.admin_token:
+        return  # read-only on a target that grants no writes
+    details_path = target.path("details", fixture="quote")
+    refused_anyway = {"spreadapi_conformance_not_a_field": True}  # 'Only metadata updates are allowed'
+    plain = await client.put(details_path, json=refused_anyway)
+    trusted = await client.put(details_path, json=refused_anyway, headers=user)
+    assert trusted.status_code == plain.status_code, (
+        f"PUT with x-user-id: {excerpt(trusted)}; without it: {excerpt(plain)}: the header is trusted"
+    )

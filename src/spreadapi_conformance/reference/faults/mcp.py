@@ -33,6 +33,26 @@ FAULTS = (
         ("MCP-FUZZ-003", "MCP-HTTP-025"),
     ),
     Fault(
+        "mcp-empty-grant-means-all",
+        "MCP-CRED",
+        "an MCP token whose service list is empty is read as unrestricted: it reaches every published service",
+        ("MCP-CRED-013",),
+    ),
+    Fault(
+        "mcp-tool-results-cached-before-auth",
+        "MCP-CRED",
+        "the single-service endpoint keeps SpreadAPI's result cache (1.12) and answers a spreadapi_calc from it "
+        "before authenticating: inputs a token holder computed are served to anyone",
+        ("MCP-CRED-016",),
+    ),
+    Fault(
+        "mcp-session-not-bound",
+        "MCP-TRANSPORT",
+        "the endpoints never tell the SDK's session manager who authenticated, so a session id is honoured on "
+        "any service's endpoint with any credential",
+        ("MCP-CRED-012",),
+    ),
+    Fault(
         "mcp-protocol-version-ignored",
         "MCP-TRANSPORT",
         "a proxy in front of the endpoint drops the MCP-Protocol-Version header, so an unsupported one is "

@@ -228,6 +228,27 @@ FAULTS = (
         ("OAUTH-AUTHZ-012",),
     ),
     Fault(
+        "oauth-resource-without-service-id-multi",
+        "OAUTH",
+        "the service id is cut from a single-service resource URL, and an empty one (the endpoint's path with no "
+        "id) is read as no service named: the request becomes a multi-service grant instead of being refused",
+        ("OAUTH-AUTHZ-015",),
+    ),
+    Fault(
+        "oauth-access-token-expiry-unchecked",
+        "OAUTH",
+        "the MCP endpoints read an access token's record but never compare its expires_at: a token past its "
+        "12 hours works for as long as the store keeps its record",
+        ("MCP-CRED-014", "MCP-CRED-015"),
+    ),
+    Fault(
+        "oauth-wrapped-token-expiry-unchecked",
+        "OAUTH",
+        "each use of a single-service access token looks its wrapped service token up (a revoked one stops it) "
+        "but never reads the service token's expiresAt: the access token outlives the token it wraps",
+        ("OAUTH-REVOKE-003",),
+    ),
+    Fault(
         "oauth-empty-verifier-skips-pkce",
         "OAUTH",
         "the token endpoint reads an empty code_verifier as a client that does not do PKCE and redeems the code",

@@ -55,6 +55,13 @@ FAULTS = (
         ("REST-AUTH-006",),
     ),
     Fault(
+        "rest-result-cache-before-auth",
+        "REST",
+        "execute keeps SpreadAPI's result cache (1.12) but looks a result up before the token check: once a "
+        "token holder computed some inputs, anyone gets the same inputs' result without a token",
+        ("REST-AUTH-045",),
+    ),
+    Fault(
         "rest-query-token-case-sensitive",
         "REST",
         "only the query key `token` is read; `?Token=` is taken for an input and the call is anonymous",
@@ -107,6 +114,20 @@ FAULTS = (
         "REST",
         "the listing echoes `limit` but always returns every service",
         ("REST-LIST-005", "REST-LIST-006"),
+    ),
+    Fault(
+        "openapi-document-bom",
+        "OPENAPI",
+        "the platform OpenAPI document is encoded `utf-8-sig`, as Windows tools write UTF-8: it starts with a "
+        "byte order mark",
+        ("REST-WIRE-001",),
+    ),
+    Fault(
+        "rest-listing-trusts-x-user-id",
+        "REST",
+        "the listing takes a client-supplied `x-user-id` header for the signed-in user and lists that user's "
+        "services instead of the published ones (quirk Q2)",
+        ("REST-LIST-013",),
     ),
     Fault(
         "rest-listing-relative-endpoint",
