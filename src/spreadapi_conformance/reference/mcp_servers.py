@@ -85,7 +85,8 @@ class _PerCaller:
             result = {k: v for k, v in result.items() if k not in ("ttlMs", "cacheScope")}
         if ctx.method == "initialize" and isinstance(result.get("serverInfo"), dict):
             info = dict(result["serverInfo"])
-            # Only fields the negotiated revision already has (the SDK sieved them per version).
+            # Only the fields the SDK's serverInfo already carries: it does not sieve them per revision, so
+            # title and description reach a 2024-11-05 client too (extra members every revision allows).
             info.update({k: identity[k] for k in ("name", "title", "description") if k in info})
             result = {**result, "serverInfo": info, "instructions": identity["instructions"]}
         meta = result.get("_meta")
