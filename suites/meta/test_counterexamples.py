@@ -46,6 +46,18 @@ COUNTEREXAMPLES = {
     "MCP-HTTP-047": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "MCP-HTTP-048": ("meta/test_hostile.py", "test_a_careless_modern_server_fails_the_transport_checks"),
     "REPLAY-CLAUDE-001": ("meta/test_bridge_command.py", "test_a_bridge_that_exits_fails_the_replay_with_its_reason"),
+    "MCP-STREAM-001": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
+    "MCP-STREAM-002": ("meta/test_streams.py", "test_a_careless_streaming_server_fails_the_stream_checks"),
+    "MCP-STREAM-003": ("meta/test_streams.py", "test_a_careless_streaming_server_fails_the_stream_checks"),
+    "MCP-STREAM-004": ("meta/test_streams.py", "test_a_careless_streaming_server_fails_the_stream_checks"),
+    "MCP-STREAM-005": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
+    "MCP-STREAM-006": ("meta/test_streams.py", "test_a_careless_streaming_server_fails_the_stream_checks"),
+    "MCP-STREAM-007": ("meta/test_streams.py", "test_a_careless_streaming_server_fails_the_stream_checks"),
+    "MCP-STREAM-008": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
+    "MCP-STREAM-009": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
+    "MCP-PROGRESS-001": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
+    "MCP-PROGRESS-002": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
+    "MCP-PROGRESS-003": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
 }
 
 
