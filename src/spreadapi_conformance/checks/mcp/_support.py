@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import json
 import re
@@ -625,7 +626,8 @@ def capabilities_of(exchange: Exchange) -> dict[str, Any]:
 # s: how long a standalone GET stream (or a resumed one) is read once the kit's requests are answered (it never
 # ends by itself), and how long a POST's event stream may take to end (the SDK client's wait for one answer).
 LISTEN_WINDOW = 1.0
-ANSWER_WINDOW = REQUEST_TIMEOUT
+# The wait for an answer, stretched under --max-rps as the SDK client's is (the pace delays the request itself).
+_ANSWER_WINDOW: contextvars.ContextVar[float] = contextvars.ContextVar("answer_window", default=REQUEST_TIMEOUT)
 PROGRESS_TOKEN = "spreadapi-conformance-progress"
 
 
@@ -676,17 +678,23 @@ class StreamReader:
 
     def __init__(self, http: httpx.AsyncClient, stream: Stream, method: str, path: str, **kwargs: Any) -> None:
         self.stream = stream
-        self._context = http.stream(method, path, **kwargs)
+        self._context: Any = http.stream(method, path, **kwargs)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> StreamReader:
-        response = await asyncio.wait_for(self._context.__aenter__(), ANSWER_WINDOW)
+        try:
+            response = await asyncio.wait_for(self._context.__aenter__(), _ANSWER_WINDOW.get())
+        except TimeoutError:
+            if self.stream.kind == "post":
+                raise AssertionError(f"{self.stream.name}: no answer within {_ANSWER_WINDOW.get():g} s") from None
+            self._context = None  # a GET left unanswered: no stream (the checks that need one do not apply)
+            return self
         self.stream.status = response.status_code
         self.stream.content_type = response.headers.get("content-type", "")
         if self.stream.is_sse:
             self._task = asyncio.create_task(self._read(response))
         else:
-            body = await asyncio.wait_for(response.aread(), ANSWER_WINDOW)
+            body = await asyncio.wait_for(response.aread(), _ANSWER_WINDOW.get())
             self.stream.ended = True
             json_answer = self.stream.kind == "post" and self.stream.content_type.startswith("application/json")
             with contextlib.suppress(ValueError, RecursionError):
@@ -700,7 +708,7 @@ class StreamReader:
     async def _read(self, response: httpx.Response) -> None:
         fields: dict[str, str] = {}
         data: list[str] = []
-        with contextlib.suppress(httpx.HTTPError):  # a connection the server cut ends the stream
+        with contextlib.suppress(httpx.HTTPError, UnicodeDecodeError):  # a cut connection, bytes no SSE has
             async for line in response.aiter_lines():
                 if line.startswith(":"):
                     continue  # a comment (a keep-alive)
@@ -727,7 +735,8 @@ class StreamReader:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._context.__aexit__(None, None, None)
+        if self._context is not None:
+            await self._context.__aexit__(None, None, None)
 
 
 def _event(fields: dict[str, str], data: list[str]) -> SseEvent:
@@ -766,6 +775,11 @@ class Observation:
     revision: str
     negotiated: str | None  # what initialize answered (None at 2026-07-28)
     streams: list[Stream] = dataclasses.field(default_factory=list)
+    refused: str | None = None  # why initialize at ``revision`` failed
+
+    def answered(self) -> str:
+        """How each request was answered, for a reason."""
+        return "; ".join(f"{s.name}: HTTP {s.status} {s.content_type!r}" for s in self.of("post"))
 
     def of(self, *kinds: str) -> list[Stream]:
         return [stream for stream in self.streams if stream.kind in kinds]
@@ -780,6 +794,7 @@ class Observation:
 
 
 _OBSERVED: dict[tuple[str, str, str], Observation] = {}
+_UNOBSERVED: dict[tuple[str, str, str], str] = {}  # why the conversation failed
 
 
 async def observed_streams(client: httpx.AsyncClient, target: Target, revision: str) -> Observation:
@@ -789,15 +804,26 @@ async def observed_streams(client: httpx.AsyncClient, target: Target, revision: 
     if revision in MODERN_PROTOCOL_VERSIONS:
         await modern_premise(client, target, endpoint)
     key = (target.base_url, endpoint.path, revision)
+    if key in _UNOBSERVED:  # the conversation already failed in this run: the same reason, not another wait
+        raise AssertionError(_UNOBSERVED[key])
     if key not in _OBSERVED:
-        async with streaming_client(target) as http:
-            if revision in MODERN_PROTOCOL_VERSIONS:
-                _OBSERVED[key] = await _observe_modern(http, endpoint, revision)
-            else:
-                _OBSERVED[key] = await _observe_session(http, endpoint, revision)
+        paced = target.limiter.interval if target.limiter is not None else 0.0
+        window = _ANSWER_WINDOW.set(REQUEST_TIMEOUT + 4 * paced)
+        try:
+            async with streaming_client(target) as http:
+                if revision in MODERN_PROTOCOL_VERSIONS:
+                    _OBSERVED[key] = await _observe_modern(http, endpoint, revision)
+                else:
+                    _OBSERVED[key] = await _observe_session(http, endpoint, revision)
+        except AssertionError as exc:
+            _UNOBSERVED[key] = str(exc)
+            raise
+        finally:
+            _ANSWER_WINDOW.reset(window)
     observation = _OBSERVED[key]
     if revision not in MODERN_PROTOCOL_VERSIONS:
         revision_premise(target, revision, observation.negotiated)
+    assert observation.refused is None, observation.refused  # the target file claims the revision
     return observation
 
 
@@ -808,14 +834,14 @@ def _with_token(message: dict[str, Any], token: str) -> dict[str, Any]:
 
 
 async def _answer(http: httpx.AsyncClient, observation: Observation, path: str, message: dict, headers: dict) -> Stream:
-    """POST ``message`` and read its answer to the end (at most ANSWER_WINDOW)."""
+    """POST ``message`` and read its answer to the end (at most the wait for an answer)."""
     request_id, method = message["id"], message["method"]
     token = message["params"]["_meta"]["progressToken"]
     stream = Stream(f"the answer to {method} (id {request_id})", "post", request_id=request_id, token=token)
     observation.streams.append(stream)
     content = json.dumps(message).encode()
     async with StreamReader(http, stream, "POST", path, content=content, headers=headers) as reader:
-        await reader.wait(ANSWER_WINDOW)
+        await reader.wait(_ANSWER_WINDOW.get())
     return stream
 
 
@@ -829,7 +855,10 @@ def _listed_tools(stream: Stream) -> list[str]:
 
 async def _observe_session(http: httpx.AsyncClient, endpoint: Endpoint, revision: str) -> Observation:
     session = RawSession(http, endpoint.path, endpoint.headers)
-    await session.open(revision)
+    try:
+        await session.open(revision)
+    except AssertionError as exc:  # not served: not applicable unless the target file claims the revision
+        return Observation(revision, None, refused=f"initialize at {revision}: {exc}")
     observation = Observation(revision, session.revision)
     if session.revision != revision:
         return observation

@@ -32,7 +32,7 @@ def _progress(observation: Observation) -> list[tuple[Stream, SseEvent, dict]]:
     ]
     if not found:
         not_applicable(
-            f"the server sent no notifications/progress for the kit's progressTokens ({observation.asked()})"
+            f"the server sent no notifications/progress (the kit gave a progressToken to {observation.asked()})"
         )
     return sorted(found, key=lambda item: item[1].at)
 
