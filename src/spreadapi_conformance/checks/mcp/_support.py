@@ -5,7 +5,7 @@ the target's client hooks (credential guard, ``--spreadapi-max-rps``, evidence; 
 failing check driven by the SDK shows its JSON-RPC exchanges in the report as the raw ones do. In process,
 both go through an ASGI transport, and the app's lifespan must run (``running``): the SDK's session
 managers live in it. ``httpx``'s and ``httpx2``'s ASGI transports buffer whole responses, so a
-standalone GET stream (which never ends) is only checked over loopback (``test_loopback``).
+standalone GET stream (which never ends) is read over loopback in process (``streaming_client``).
 """
 
 from __future__ import annotations
