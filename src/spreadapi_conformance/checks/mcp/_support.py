@@ -933,9 +933,11 @@ def notifications(stream: Stream, method: str | None = None) -> list[tuple[SseEv
     ]
 
 
-def progress_token(message: dict[str, Any]) -> Any:
+def progress_token(message: dict[str, Any]) -> str | int | None:
+    """The progressToken a notification names (None: none, or a value no token can be: a list, an object)."""
     params = message.get("params")
-    return params.get("progressToken") if isinstance(params, dict) else None
+    token = params.get("progressToken") if isinstance(params, dict) else None
+    return token if isinstance(token, str | int) else None
 
 
 def shown(message: dict[str, Any]) -> str:
