@@ -117,6 +117,15 @@ def serve(
             "Default: no admin surface.",
         ),
     ] = None,
+    code_lifetime: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            min=1,
+            help="How long an authorization code stays redeemable (SpreadAPI's 600; --write-target states it, "
+            "and certify waits it out to see a code expire, when its check time limit allows).",
+        ),
+    ] = 600.0,
     workers: Annotated[
         int,
         typer.Option(
@@ -160,6 +169,7 @@ def serve(
         service_tokens=pinned,
         redirect_allowlist=_parse_allowlist(redirect_allowlist),
         admin_token=admin_token or None,
+        oauth_code_lifetime=code_lifetime,
         faults=frozenset(fault),
     )
 

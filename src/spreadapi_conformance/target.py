@@ -115,6 +115,7 @@ class OAuthSpec:
     issuer: str | None = None  # an authorization server on another origin trusted with the pasted credentials
     consent_endpoint: str | None = None  # "json": the path (or URL) the consent page posts its JSON to
     login: dict[str, str] = field(default_factory=dict, repr=False)  # "login": form field -> value (secrets)
+    code_lifetime: float | None = None  # s an authorization code stays redeemable, as the deployment states it
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,11 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
     issuer = table.get("issuer")
     if issuer is not None and (not isinstance(issuer, str) or not issuer.startswith(("http://", "https://"))):
         raise TargetError(f"target file {path}: oauth.issuer must be an http:// or https:// URL")
+    code_lifetime = table.get("code_lifetime_seconds")
+    if code_lifetime is not None and (
+        isinstance(code_lifetime, bool) or not isinstance(code_lifetime, int | float) or not code_lifetime > 0
+    ):
+        raise TargetError(f"target file {path}: oauth.code_lifetime_seconds must be a positive number of seconds")
     return OAuthSpec(
         registration=registration,
         redirect_uri=redirect_uri,
@@ -336,6 +342,7 @@ def _oauth(value: Any, path: Path) -> OAuthSpec | None:
         issuer=issuer,
         consent_endpoint=consent_endpoint,
         login=login,
+        code_lifetime=code_lifetime,
     )
 
 
@@ -356,7 +363,8 @@ def reference_spec(reference: Any, base_url: str | None, *, admin_token: str | N
         services=services,
         source=base_url or "in-process",
         mcp_tokens=dict(reference.mcp_tokens),
-        oauth=OAuthSpec(registration=True),  # any loopback redirect URI is accepted, so the default one is usable
+        # Any loopback redirect URI is accepted, so the default one is usable.
+        oauth=OAuthSpec(registration=True, code_lifetime=reference.config.oauth_code_lifetime),
         admin_token=admin_token,
     )
 
@@ -388,6 +396,7 @@ def write_target(
             **({"client_id": oauth.client_id} if oauth.client_id else {}),
             **({"consent": oauth.consent} if oauth.consent != "form" else {}),
             **({"issuer": oauth.issuer} if oauth.issuer else {}),
+            **({"code_lifetime_seconds": oauth.code_lifetime} if oauth.code_lifetime is not None else {}),
         }
     if admin_token:
         document["admin"] = {"token": admin_token}

@@ -64,3 +64,48 @@ def test_an_unusable_bridge_command_is_refused_before_the_checks():
             raise AssertionError(f"{command!r} was accepted")
     # Not certifying claude-desktop, the command is not needed and not checked.
     prepare(CertifyRequest(bridge_command="no-such-program-7f3a", options=["rest-actions"]))
+
+
+# A stdio server that serves 2026-07-28 and, answering tools/list, first writes a request of its own (roots/list) to
+# stdout: what 2026-07-28 forbids on stdio, where server-to-client interactions are input-required results.
+REQUESTING_BRIDGE = """
+import json, sys
+
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\\n")
+    sys.stdout.flush()
+
+for line in sys.stdin:
+    message = json.loads(line)
+    if "id" not in message:
+        continue
+    hints = {"resultType": "complete", "ttlMs": 0, "cacheScope": "private"}
+    if message["method"] == "server/discover":
+        discovered = {**hints, "supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}}
+        send({"jsonrpc": "2.0", "id": message["id"], "result": discovered})
+    elif message["method"] == "tools/list":
+        send({"jsonrpc": "2.0", "id": "server-1", "method": "roots/list", "params": {}})
+        send({"jsonrpc": "2.0", "id": message["id"], "result": {**hints, "tools": []}})
+    else:
+        send({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "Method not found"}})
+"""
+
+
+def test_a_bridge_writing_requests_to_stdout_fails(tmp_path: Path):
+    """REPLAY-CLAUDE-015 fails a stdio server that serves 2026-07-28 and writes a JSON-RPC request of its own to
+    stdout (the reference's bridge speaks the handshake era on stdio, so the check is not applicable to it)."""
+    script = tmp_path / "requesting_bridge.py"
+    script.write_text(REQUESTING_BRIDGE, encoding="utf-8")
+    run = certify(
+        tmp_path / "reports",
+        "--option",
+        "claude-desktop",
+        "-k",
+        "REPLAY-CLAUDE-015",
+        "--bridge-command",
+        f"'{sys.executable}' '{script}'",
+        "--no-progress",
+    )
+    assert run.returncode == 1, f"{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    check = next(c for c in run.json()["checks"] if c["id"] == "REPLAY-CLAUDE-015")
+    assert check["outcome"] == "failed" and "roots/list" in check["reason"], check

@@ -58,6 +58,16 @@ COUNTEREXAMPLES = {
     "MCP-PROGRESS-001": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
     "MCP-PROGRESS-002": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
     "MCP-PROGRESS-003": ("meta/test_streams.py", "test_careless_progress_and_replay_fail_their_checks"),
+    "REPLAY-CLAUDE-015": ("meta/test_bridge_command.py", "test_a_bridge_writing_requests_to_stdout_fails"),
+    "MCP-HTTP-049": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
+    "MCP-HTTP-050": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
+    "MCP-HTTP-052": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
+    "MCP-HTTP-054": ("meta/test_hostile.py", "test_a_sloppy_modern_only_server_fails_the_checks_of_its_faults"),
+    "MCP-HTTP-053": ("meta/test_hostile.py", "test_a_counter_offer_of_the_oldest_revision_warns"),
+    **dict.fromkeys(
+        ("MCP-HTTP-010", "MCP-HTTP-014", "MCP-HTTP-022", "MCP-HTTP-032", "MCP-HTTP-033"),
+        ("meta/test_hostile.py", "test_a_server_breaking_one_transport_rule_fails_its_check"),
+    ),
 }
 
 

@@ -29,8 +29,14 @@ def test_target_file_describes_the_server(serve):
     assert {s.fixture for s in target.services.values()} == {"loan-calculator", "quote", "edge-cases"}
     assert not target.services["quote"].public and target.services["quote"].token.startswith("svc_tk_")
     assert all(s.token is None for s in target.services.values() if s.public), "public services need no token"
+    assert target.oauth.code_lifetime == 600, "the file states the code lifetime, SpreadAPI's by default"
     # It holds a secret: owner-only from the moment it exists.
     assert stat.S_IMODE(served.target_file.stat().st_mode) == 0o600
+
+
+def test_code_lifetime_is_served_and_stated(serve):
+    served = serve("--code-lifetime", "7")
+    assert served.target.oauth.code_lifetime == 7
 
 
 def test_seeded_token_opens_the_private_service_and_nothing_else_does(serve):

@@ -62,6 +62,9 @@ def test_secrets_may_come_from_the_environment(tmp_path, monkeypatch):
         ("[mcp_tokens]\nall = 5", "mcp_tokens.all must be a string"),
         ('[oauth]\nregistration = "yes"', "oauth.registration must be true or false"),
         ('[oauth]\nredirect_uri = "ftp://x"', "oauth.redirect_uri must be an http"),
+        ("[oauth]\ncode_lifetime_seconds = 0", "oauth.code_lifetime_seconds must be a positive number"),
+        ('[oauth]\ncode_lifetime_seconds = "600"', "oauth.code_lifetime_seconds must be a positive number"),
+        ("[oauth]\ncode_lifetime_seconds = true", "oauth.code_lifetime_seconds must be a positive number"),
         ("admin = 1", r"\[admin\] must be a table"),
     ],
 )
@@ -79,6 +82,21 @@ def test_oauth_client_id_and_consent_are_read_and_written(tmp_path):
     assert load_target(path).oauth == oauth
     write_target(path, "http://127.0.0.1:1", [], oauth=OAuthSpec())
     assert "consent" not in path.read_text() and load_target(path).oauth.consent == "form"
+
+
+def test_code_lifetime_is_read_and_written(tmp_path):
+    path = tmp_path / "t.toml"
+    write_target(path, "http://127.0.0.1:1", [], oauth=OAuthSpec(code_lifetime=10.0))
+    assert "code_lifetime_seconds = 10.0" in path.read_text() and load_target(path).oauth.code_lifetime == 10.0
+    write_target(path, "http://127.0.0.1:1", [], oauth=OAuthSpec())
+    assert "code_lifetime" not in path.read_text() and load_target(path).oauth.code_lifetime is None
+
+
+def test_the_embedded_reference_states_its_short_code_lifetime():
+    from spreadapi_conformance.embedded import EMBEDDED_CODE_LIFETIME, in_process_reference
+
+    spec, app = in_process_reference()
+    assert spec.oauth.code_lifetime == EMBEDDED_CODE_LIFETIME == app.state.oauth_codes.lifetime
 
 
 def test_paths_default_to_the_seeds_and_can_be_overridden(tmp_path):

@@ -128,7 +128,7 @@ def build_app(
     app.state.service_tokens = ServiceTokens(store)
     app.state.mcp_tokens = McpTokens(store)
     app.state.oauth_clients = OAuthClients(store)
-    app.state.oauth_codes = OAuthCodes(store)
+    app.state.oauth_codes = OAuthCodes(store, config.oauth_code_lifetime)
     app.state.oauth_tokens = OAuthTokens(store, app.state.mcp_tokens)
     app.state.mcp = mcp_endpoints.McpEndpoints(config.base_url, config.faults)
     return app

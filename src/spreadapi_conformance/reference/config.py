@@ -25,6 +25,9 @@ class ReferenceConfig:
     redirect_allowlist: tuple[str, ...] = ()
     # The OAuth endpoints take small bodies; anything larger is refused with 413 before it is parsed.
     oauth_max_body_bytes: int = 64 * 1024
+    # Seconds an authorization code stays redeemable: SpreadAPI's 600 (RFC 6749 §4.1.2 recommends at most
+    # ten minutes). The embedded reference uses a short one so that OAUTH-TOKEN-017 can see a code expire.
+    oauth_code_lifetime: float = 600.0
     # Bearer token of the admin surface (/admin/…: revoke credentials from outside the process, for
     # the suite). None: the surface does not exist, and its paths answer 404 like any unknown path.
     admin_token: str | None = field(default=None, repr=False)

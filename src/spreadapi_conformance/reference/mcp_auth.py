@@ -147,6 +147,10 @@ def _challenge(
         params.append(f"resource_metadata={_quoted(resource_metadata)}")
     if scope:
         params.append(f"scope={_quoted(scope)}")
+    if status == 401 and error is None and active(faults, "mcp-challenge-always-invalid-token"):
+        error = "invalid_token"  # the bug: also when no credential was sent
+    if status == 401 and active(faults, "mcp-challenge-error-left-out"):
+        error = None  # the bug: a bare challenge, whatever was refused
     if error is not None:
         params.append(f"error={_quoted(error)}")
         params.append(f"error_description={_quoted(description)}")
@@ -207,6 +211,8 @@ async def _authenticate_service(request: Request) -> McpAccess | Response:
         if service.id not in grant.service_ids or scope not in grant.scopes:
             return deny(403, "insufficient_scope", f"The access token does not grant {scope}.")
         return McpAccess("service", endpoint, (service,), f"oauth:{grant.client_id}")
+    if active(request, "mcp-service-endpoint-oauth-only"):  # the bug: written for ChatGPT's connector only
+        return deny(401, "invalid_token", "This endpoint accepts only OAuth access tokens issued for it.")
     if await _mcp_token_opens(request, token, service.id):
         return McpAccess("service", endpoint, (service,), f"mcp-token:{token_hash(token)}")
     check = await validated_service_token(

@@ -41,9 +41,9 @@ import mcp.types as types
 from mcp.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecurityMiddleware
-from mcp.types.version import SUPPORTED_PROTOCOL_VERSIONS
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS, SUPPORTED_PROTOCOL_VERSIONS
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .faults import active
@@ -113,6 +113,8 @@ def _envelope_problem(raw: bytes, faults: frozenset[str] = frozenset()) -> str |
     batches were removed in 2025-06-18) make both an Invalid Request (-32600). Unparsable JSON is left
     to the SDK, which answers -32700.
     """
+    if active(faults, "mcp-malformed-json-500"):
+        message = json.loads(raw)  # the bug: a decode error escapes (a 500)
     try:
         message = json.loads(raw)
     except (ValueError, RecursionError):
@@ -129,7 +131,34 @@ def _envelope_problem(raw: bytes, faults: frozenset[str] = frozenset()) -> str |
         request_id = message["id"]
         if request_id is None or isinstance(request_id, bool) or not isinstance(request_id, str | int):
             return "Invalid Request: id must be a string or an integer (MCP forbids null)."
+    method = message.get("method")
+    unserved = isinstance(method, str) and method not in _SERVED_METHODS and not method.startswith("notifications/")
+    if unserved and active(faults, "mcp-method-allowlist-invalid-request"):
+        return f"Invalid Request: method {str(method)[:100]!r} is not allowed."
+    if method == "initialize" and active(faults, "mcp-unknown-revision-refused"):
+        params = message.get("params")
+        offered = params.get("protocolVersion") if isinstance(params, dict) else None
+        if offered not in SUPPORTED_PROTOCOL_VERSIONS:
+            return f"Invalid Request: unsupported protocol version {str(offered)[:40]!r}."
     return None
+
+
+# The fault mcp-method-allowlist-invalid-request lets through only these (and notifications).
+_SERVED_METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "tools/list",
+        "tools/call",
+        "prompts/list",
+        "prompts/get",
+        "resources/list",
+        "resources/read",
+        "resources/templates/list",
+        "logging/setLevel",
+        "server/discover",
+    }
+)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -178,6 +207,13 @@ class _Endpoint:
         if isinstance(outcome, Response):
             await outcome(scope, receive, send)
             return
+        if request.method == "DELETE" and active(request, "mcp-delete-not-forwarded"):
+            await Response(status_code=204)(scope, receive, send)  # the bug: the SDK's session is never ended
+            return
+        if request.method == "GET" and active(request, "mcp-get-landing-page"):
+            page = "<!doctype html><title>SpreadAPI MCP</title><p>Connect an MCP client to this URL (POST).</p>"
+            await HTMLResponse(page)(scope, receive, send)
+            return
         endpoints: McpEndpoints = request.app.state.mcp
         manager = endpoints.manager(self.family)
         if manager is None:
@@ -207,6 +243,11 @@ class _Endpoint:
                 return
             if active(request, "mcp-version-header-from-body"):
                 scope["headers"] = _version_header_from_body(scope["headers"], raw)
+            if active(request, "mcp-method-header-from-body"):
+                scope["headers"] = _method_header_from_body(scope["headers"], raw)
+            if (shortcut := _faulty_shortcut(request, raw)) is not None:
+                await shortcut(scope, receive, send)
+                return
             receive = _replaying(raw, receive)
         scope[ACCESS_KEY] = outcome
         scope["user"] = outcome.user()
@@ -240,6 +281,29 @@ def _faulty_version_refusal(request: Request) -> Response | None:
     return _invalid_request(f"Bad Request: unsupported protocol version {version}")
 
 
+def _faulty_shortcut(request: Request, raw: bytes) -> Response | None:
+    """The faults in which the endpoint answers a POST itself, before the SDK sees it: it acknowledges
+    notifications with a body (``mcp-notification-acknowledged``), its session router answers a missing
+    Mcp-Session-Id like an unknown one (``mcp-missing-session-404``), it requires MCP-Protocol-Version after
+    initialize (``mcp-protocol-version-required``). None without them (and for anything they leave alone)."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("method"), str) or message["method"] == "initialize":
+        return None
+    version = request.headers.get("mcp-protocol-version")
+    if version is None and active(request, "mcp-protocol-version-required"):
+        return _invalid_request("Bad Request: the MCP-Protocol-Version header is required after initialize")
+    if "id" not in message and active(request, "mcp-notification-acknowledged"):
+        return JSONResponse({"accepted": True}, 202)
+    sessionless = "mcp-session-id" not in request.headers and version not in MODERN_PROTOCOL_VERSIONS
+    if "id" in message and sessionless and active(request, "mcp-missing-session-404"):
+        error = {"code": types.INVALID_REQUEST, "message": "Session not found"}
+        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, 404)
+    return None
+
+
 def _name_header_differs(request: Request, raw: bytes) -> bool:
     """The fault ``mcp-name-sentinel-not-decoded``: a gateway-style check of Mcp-Name against the body's name
     (or uri) that compares the header as it came, without decoding its =?base64?…?= form."""
@@ -270,6 +334,19 @@ def _version_header_from_body(headers: list[tuple[bytes, bytes]], raw: bytes) ->
         return headers
     kept = [(name, value) for name, value in headers if name != b"mcp-protocol-version"]
     return [*kept, (b"mcp-protocol-version", version.encode())]
+
+
+def _method_header_from_body(headers: list[tuple[bytes, bytes]], raw: bytes) -> list[tuple[bytes, bytes]]:
+    """The fault ``mcp-method-header-from-body``: to be lenient with clients, the endpoint sets Mcp-Method from
+    the body's method, so a header that disagrees with the body is never noticed."""
+    try:
+        method = json.loads(raw)["method"]
+    except (ValueError, KeyError, TypeError):
+        return headers
+    if not isinstance(method, str) or not any(name == b"mcp-method" for name, _ in headers):
+        return headers
+    kept = [(name, value) for name, value in headers if name != b"mcp-method"]
+    return [*kept, (b"mcp-method", method.encode())]
 
 
 SERVICE_ENDPOINT = _Endpoint("service")

@@ -163,9 +163,13 @@ def bridge_instructions(services: Sequence[ServiceDef]) -> str:
     return "\n".join(lines)
 
 
-def service_details(service: ServiceDef) -> dict[str, Any]:
-    """What ``spreadapi_get_details`` answers: inputs with their rules, outputs, an example."""
+def service_details(service: ServiceDef, *, required_only: bool = False) -> dict[str, Any]:
+    """What ``spreadapi_get_details`` answers: inputs with their rules, outputs, an example.
+
+    ``required_only``: the fault ``mcp-details-required-only`` (the optional inputs left out)."""
     inputs, outputs = describe_inputs(service), describe_outputs(service)
+    if required_only:
+        inputs = [item for item in inputs if item.get("required")]
     return {
         "serviceId": service.id,
         "serviceName": service.title,

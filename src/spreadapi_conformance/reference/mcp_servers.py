@@ -193,6 +193,8 @@ async def _read_resource(ctx: ServerRequestContext[Any, Any], params: types.Read
 
 
 async def _get_prompt(ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams) -> Any:
+    if active(_access(ctx)[1].faults, "mcp-unknown-prompt-method-not-found"):
+        raise MCPError(types.METHOD_NOT_FOUND, f"Unknown prompt: {params.name}")  # the fault: the wrong code
     raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}", {"name": params.name})
 
 
@@ -227,5 +229,6 @@ def build_server(family: Family, faults: frozenset[str] = frozenset()) -> Server
     if not active(faults, "mcp-logs-without-capability"):
         # The handler is what makes the SDK declare the logging capability; the fault leaves it out.
         server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _set_level)
-    server.middleware.append(_PerCaller())
+    if not active(faults, "mcp-instructions-not-per-caller"):  # the fault: the middleware is never installed
+        server.middleware.append(_PerCaller())
     return server

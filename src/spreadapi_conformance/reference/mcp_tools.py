@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS, METHOD_NOT_FOUND, CallToolResult, ResourceLink, TextContent
 
 from ..fixtures import ServiceDef
 from . import calculation
@@ -100,7 +100,9 @@ def _kind(value: Any) -> str:
 
 async def _calc(catalog: Catalog, service: ServiceDef, arguments: Mapping[str, Any]) -> CallToolResult:
     inputs = arguments.get("inputs")
-    if problem := _inputs_problem(inputs, service, "spreadapi_calc"):
+    if active(catalog.faults, "mcp-calc-inputs-unchecked"):
+        inputs = {} if inputs is None else inputs  # the bug: whatever else came goes to the coercion as it is
+    elif problem := _inputs_problem(inputs, service, "spreadapi_calc"):
         return _fail(problem)
     try:
         body = await calculate(catalog, service, inputs)
@@ -141,6 +143,8 @@ async def _batch(catalog: Catalog, service: ServiceDef, arguments: Mapping[str, 
         try:
             body = await calculate(catalog, service, scenario["inputs"])
         except InputError as exc:
+            if active(catalog.faults, "mcp-batch-all-or-nothing"):
+                return _fail(f"Scenario {index}: {input_error_text(exc)}")
             results.append({"label": label, "error": exc.error, "message": input_error_text(exc)})
             continue
         results.append({"label": label, "inputs": body["inputs"], "outputs": body["outputs"]})
@@ -156,8 +160,9 @@ async def _batch(catalog: Catalog, service: ServiceDef, arguments: Mapping[str, 
     return _ok(structured)
 
 
-def _unknown_tool(name: str, known: Iterable[str]) -> MCPError:
-    return MCPError(INVALID_PARAMS, f"Unknown tool: {name}", {"availableTools": list(known)})
+def _unknown_tool(name: str, known: Iterable[str], faults: frozenset[str] = frozenset()) -> MCPError:
+    code = METHOD_NOT_FOUND if active(faults, "mcp-unknown-tool-method-not-found") else INVALID_PARAMS
+    return MCPError(code, f"Unknown tool: {name}", {"availableTools": list(known)})
 
 
 async def call_service_tool(
@@ -170,12 +175,22 @@ async def call_service_tool(
     if name == "spreadapi_batch":
         return await _batch(catalog, service, arguments)
     if name == "spreadapi_get_details":
-        details = _ok(service_details(service))
+        details = _ok(service_details(service, required_only=active(catalog.faults, "mcp-details-required-only")))
         if active(catalog.faults, "mcp-meta-key-malformed"):
             # The fault: the service id rides along in _meta under a key the naming rules do not allow.
             details.meta = {"spreadapi:serviceId": service.id}
+        if active(catalog.faults, "mcp-details-link-at-every-revision"):
+            # The fault: a link to the service's OpenAPI document, added whatever revision the session negotiated
+            # (resource_link blocks exist from 2025-06-18 on; this code never asks which revision it serves).
+            link = ResourceLink(
+                type="resource_link",
+                uri=f"spreadapi://services/{service.id}/openapi.json",
+                name="openapi.json",
+                mime_type="application/json",
+            )
+            details.content = [*details.content, link]
         return details
-    raise _unknown_tool(name, SERVICE_TOOL_NAMES)
+    raise _unknown_tool(name, SERVICE_TOOL_NAMES, catalog.faults)
 
 
 def _listing(services: Sequence[ServiceDef]) -> dict[str, Any]:
@@ -197,7 +212,7 @@ async def call_bridge_tool(
     """Run a bridge tool over ``services`` (those the credential reaches, nothing else)."""
     arguments = arguments or {}
     if name not in BRIDGE_TOOL_NAMES:
-        raise _unknown_tool(name, BRIDGE_TOOL_NAMES)
+        raise _unknown_tool(name, BRIDGE_TOOL_NAMES, catalog.faults)
     if name == "spreadapi_list_services":
         return _ok(_listing(services))
     wanted = arguments.get("serviceId")

@@ -19,12 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .bodies import BodyError, parse_json_object
+from .faults import active
 
 __all__ = [
     "ACCESS_TOKEN_TTL",
     "CLAUDE_REDIRECT_URIS",
     "CLIENT_TTL",
-    "CODE_TTL",
     "DEFAULT_SCOPE",
     "FORM",
     "MCP_SCOPES",
@@ -46,7 +46,6 @@ __all__ = [
     "verifier_matches",
 ]
 
-CODE_TTL = 600  # s; RFC 6749 §4.1.2 recommends at most ten minutes
 ACCESS_TOKEN_TTL = 43_200  # s (12 h), as SpreadAPI
 CLIENT_TTL = 30 * 86_400  # s; a registration SpreadAPI keeps for 30 days
 
@@ -147,10 +146,13 @@ def _prefix_allows(entry: str, uri: str) -> bool:
     return candidate.path.startswith(prefix.path or "/")
 
 
-def redirect_problem(uri: object, allowlist: tuple[str, ...] = (), *, http_anywhere: bool = False) -> str | None:
+def redirect_problem(
+    uri: object, allowlist: tuple[str, ...] = (), *, http_anywhere: bool = False, https_only: bool = False
+) -> str | None:
     """Why a redirect URI may not be registered, or None when it may. Never echoes the URI.
 
-    ``http_anywhere``: the fault ``oauth-http-redirect-accepted`` (any http URI, as for a developer's machine)."""
+    ``http_anywhere``: the fault ``oauth-http-redirect-accepted`` (any http URI, as for a developer's machine);
+    ``https_only``: the fault ``oauth-loopback-redirect-refused`` (no http, not even on loopback)."""
     if not isinstance(uri, str) or not uri:
         return "must be a non-empty string"
     if len(uri) > 2048 or _UNSAFE.search(uri):
@@ -162,6 +164,8 @@ def redirect_problem(uri: object, allowlist: tuple[str, ...] = (), *, http_anywh
         return "must be an absolute https URI (or http on a loopback address)"
     if "@" in parts.netloc:
         return "must not contain user information"
+    if https_only and parts.scheme != "https":
+        return "must be an https URI"
     if _loopback(uri) is not None or (http_anywhere and parts.scheme == "http"):
         return None
     if parts.scheme != "https":
@@ -234,6 +238,8 @@ async def read_params(
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
         except (ValueError, UnicodeDecodeError):
             raise OAuthError("invalid_request", "The form-encoded body is malformed.") from None
+        if active(request, "oauth-repeated-parameters-accepted"):
+            return dict(pairs)  # the bug: a plain dict, where the last of a repeated parameter wins
         return unique(pairs, known)
     try:
         return parse_json_object(text)

@@ -72,9 +72,10 @@ Back = Callable[[str], str]  # error code -> the redirect URI carrying it
 class RequestError(OAuthError):
     """An invalid authorization request. ``back`` is set once client and redirect URI are trusted."""
 
-    def __init__(self, error: str, description: str, back: str | None = None):
+    def __init__(self, error: str, description: str, back: str | None = None, *, redirect: bool = False):
         super().__init__(error, description)
         self.back = back
+        self.redirect = redirect  # sent to ``back`` at once (only the fault oauth-unknown-client-redirects)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class AuthRequest:
 async def _client_and_redirect(request: Request, params: dict[str, str]) -> tuple[Client, str]:
     client = await request.app.state.oauth_clients.get(params.get("client_id"))
     if client is None:
+        named = params.get("redirect_uri")
+        if named and active(request, "oauth-unknown-client-redirects"):
+            # The bug: the error goes back to whatever redirect URI the request names; no registration vouches for it.
+            back = add_query(named, {"error": "invalid_client", "state": params.get("state")})
+            raise RequestError("invalid_client", "Unknown client_id.", back, redirect=True)
         raise RequestError("invalid_request", "Unknown client_id: register the client first (RFC 7591).")
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
@@ -145,9 +151,15 @@ def _target(request: Request, base: str, params: dict[str, str], back: Back) -> 
     return named, resource
 
 
-def _scope(params: dict[str, str], service: ServiceDef | None, back: Back) -> str:
+def _scope(request: Request, params: dict[str, str], service: ServiceDef | None, back: Back) -> str:
+    """The scope granted: what was requested, all of it known (else invalid_scope), or the default scope
+    when the request names none (RFC 6749 §3.3)."""
+    if not params.get("scope") and active(request, "oauth-scope-required"):
+        raise RequestError("invalid_request", "scope is required.", back("invalid_request"))
     requested = list(dict.fromkeys((params.get("scope") or "").split()))
     allowed = [*MCP_SCOPES, *([service_scope(service.id)] if service else [])]
+    if active(request, "oauth-unknown-scope-dropped"):
+        requested = [s for s in requested if s in allowed]  # the bug: what it does not know, it leaves out
     if unknown := [s for s in requested if s not in allowed]:
         raise RequestError("invalid_scope", f"Unsupported scope: {' '.join(unknown)[:200]}", back("invalid_scope"))
     if service is None:
@@ -167,13 +179,14 @@ async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
     strict = active(request, "oauth-strict-parameters")
     if strict and (unknown := sorted(set(params) - {*_PARAMS, "service_id"})):
         raise RequestError("invalid_request", f"Unknown parameter: {', '.join(unknown)[:200]}", back("invalid_request"))
-    if params.get("response_type") != "code":
+    if params.get("response_type") != "code" and not active(request, "oauth-response-type-unchecked"):
         error = "unsupported_response_type"
         raise RequestError(error, "response_type must be code.", back(error))
     method = params.get("code_challenge_method")
     if active(request, "oauth-plain-pkce-accepted") and method in (None, "", "plain"):
         method = "S256"  # recorded as S256: the exchange then compares the verifier's hash
-    if problem := challenge_problem(params.get("code_challenge"), method):
+    without_pkce = not params.get("code_challenge") and active(request, "oauth-challenge-optional")
+    if not without_pkce and (problem := challenge_problem(params.get("code_challenge"), method)):
         raise RequestError("invalid_request", problem, back("invalid_request"))
     service, resource = _target(request, issuer, params, back)
     return AuthRequest(
@@ -181,8 +194,8 @@ async def validate(request: Request, params: dict[str, str]) -> AuthRequest:
         client=client,
         redirect_uri=redirect_uri,
         issuer=issuer,
-        scope=_scope(params, service, back),
-        code_challenge=params["code_challenge"],
+        scope=_scope(request, params, service, back),
+        code_challenge=params.get("code_challenge", ""),
         resource=resource,
         service=service,
         faults=request.app.state.config.faults,
@@ -220,6 +233,8 @@ async def authorize_page(request: Request) -> Response:
         keep_empty = active(request, "oauth-empty-parameters-kept")
         auth = await validate(request, {k: v for k, v in params.items() if v != "" or keep_empty})
     except OAuthError as exc:
+        if isinstance(exc, RequestError) and exc.redirect and exc.back:
+            return RedirectResponse(exc.back, 302)
         return error_page(exc)
     page = consent_page(auth)
     if active(request, "oauth-authorization-cors"):
@@ -249,7 +264,7 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
         if tokens:
             raise OAuthError("invalid_request", "Send either mcp_tokens or service_id, not both.")
         token_id = None
-        if not service.public:
+        if not service.public or active(request, "consent-service-token-always-required"):
             token = text_param(body, "service_token")
             if token is None and not active(request, "consent-service-token-optional"):
                 raise OAuthError("invalid_request", "This service requires a service token for authorization.")
@@ -290,7 +305,10 @@ async def _approve(request: Request, auth: AuthRequest, body: dict[str, Any]) ->
     service_ids = tuple(s for s in dict.fromkeys(granted) if catalog.get(s) is not None)
     if not service_ids:
         raise OAuthError("invalid_request", "These tokens grant access to no published service.")
-    hashes = tuple(token_hash(t) for t in dict.fromkeys(tokens))
+    if active(request, "consent-mcp-tokens-kept-unhashed"):
+        hashes = tuple(dict.fromkeys(tokens))  # the bug: the tokens where the grant keeps their SHA-256
+    else:
+        hashes = tuple(token_hash(t) for t in dict.fromkeys(tokens))
     return Authorization(**common, service_ids=service_ids, mcp_token_hashes=hashes)
 
 
@@ -360,7 +378,11 @@ async def authorize_submit(request: Request) -> Response:
     except OAuthError as exc:
         return consent_page(auth, exc.description, 400) if browser else error_response(exc)
     pending = PendingCode(authorization, auth.redirect_uri, auth.code_challenge, "S256")
-    code = await request.app.state.oauth_codes.issue(pending)
+    code = await request.app.state.oauth_codes.issue(
+        pending,
+        never_expires=active(auth.faults, "oauth-code-never-expires"),
+        carry_challenge=active(auth.faults, "oauth-code-carries-challenge"),
+    )
     status = 307 if active(auth.faults, "consent-redirect-307") else 303
     return _respond(browser, auth.redirect(code=code), code, status)
 

@@ -4,10 +4,12 @@ Key layout (behaviour reference 4.8, with the deviations noted):
 
     oauth:client:{dcr_…}     hash  30 d     client_id, client_name, redirect_uris (JSON), grant_types (JSON),
                                             response_types (JSON), token_endpoint_auth_method, scope, registered_at
-    oauth:code:{ac_…}        hash  600 s    client_id, redirect_uri, code_challenge, code_challenge_method, plus
+    oauth:code:{ac_…}        hash  600 s¹   client_id, redirect_uri, code_challenge, code_challenge_method, plus
                                             the authorization (below); taken with HGETALL+DEL in one step
     oauth:token:{sha256}     hash  43200 s  the authorization: client_id, scope, resource, service_ids (JSON),
                                             mcp_token_hashes (JSON), service_id, service_token_id, authorized_at
+
+¹ ``ReferenceConfig.oauth_code_lifetime`` (``serve --code-lifetime``); the embedded reference's is shorter.
 
 Deviations from SpreadAPI, on purpose: the access token's record is keyed by the token's SHA-256, not
 the plain ``oat_…``; no record holds a plain credential (the MCP tokens a grant wraps are kept as their
@@ -19,6 +21,7 @@ its PKCE verifier, and lives ten minutes at most.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -28,7 +31,7 @@ from datetime import UTC, datetime
 
 from .credentials import AUTH_CODE_PREFIX, CLIENT_ID_PREFIX, OAUTH_TOKEN_PREFIX, looks_like, new_token, token_hash
 from .mcp_tokens import McpTokens
-from .oauth import ACCESS_TOKEN_TTL, CLIENT_TTL, CODE_TTL
+from .oauth import ACCESS_TOKEN_TTL, CLIENT_TTL
 from .store import TokenStore
 
 __all__ = ["Authorization", "Client", "Grant", "OAuthClients", "OAuthCodes", "OAuthTokens", "PendingCode"]
@@ -173,11 +176,17 @@ def _now_ms(clock: Callable[[], float]) -> str:
 
 
 class OAuthCodes:
-    def __init__(self, store: TokenStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: TokenStore, lifetime: float = 600.0, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.lifetime = lifetime  # s: how long a code stays redeemable
         self.clock = clock
 
-    async def issue(self, pending: PendingCode) -> str:
+    async def issue(self, pending: PendingCode, *, never_expires: bool = False, carry_challenge: bool = False) -> str:
+        """A fresh code for ``pending``, stored for ``lifetime`` seconds.
+
+        ``never_expires``: the fault ``oauth-code-never-expires`` (the record is written without its expiry).
+        ``carry_challenge``: the fault ``oauth-code-carries-challenge`` (a "self-contained" code: the store
+        key, then the PKCE challenge base64url-encoded in clear, so that it can be read without a lookup)."""
         code = new_token(AUTH_CODE_PREFIX)
         record = {
             **pending.authorization.record(),
@@ -186,12 +195,19 @@ class OAuthCodes:
             "code_challenge_method": pending.code_challenge_method,
             "created_at": _now_ms(self.clock),
         }
-        await self.store.hset(f"oauth:code:{code}", record, ttl=CODE_TTL)
+        await self.store.hset(f"oauth:code:{code}", record, ttl=None if never_expires else self.lifetime)
+        if carry_challenge:
+            claims = {"cc": pending.code_challenge, "ccm": pending.code_challenge_method}
+            payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode("ascii")
+            return f"{code}.{payload}"
         return code
 
-    async def take(self, code: str | None, keep: bool = False) -> PendingCode | None:
+    async def take(self, code: str | None, keep: bool = False, carries_challenge: bool = False) -> PendingCode | None:
         """Redeem a code: of any number of concurrent takers exactly one gets it, and only once
-        (``keep``: read without deleting, the fault ``oauth-code-reusable``)."""
+        (``keep``: read without deleting, the fault ``oauth-code-reusable``; ``carries_challenge``: the code
+        is the fault ``oauth-code-carries-challenge``'s, whose store key ends at the first dot)."""
+        if carries_challenge and isinstance(code, str):
+            code = code.split(".")[0]
         if not looks_like(code, AUTH_CODE_PREFIX):
             return None
         key = f"oauth:code:{code}"

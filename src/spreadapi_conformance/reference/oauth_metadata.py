@@ -55,6 +55,12 @@ def as_metadata(base: str, faults: frozenset[str] = frozenset()) -> dict:
     }
     if active(faults, "oauth-iss-not-announced"):
         del metadata["authorization_response_iss_parameter_supported"]  # iss is still sent
+    if active(faults, "oauth-plain-pkce-advertised"):
+        metadata["code_challenge_methods_supported"] = ["S256", "plain"]
+    if active(faults, "oauth-registration-not-advertised"):
+        del metadata["registration_endpoint"]
+    if active(faults, "oauth-secret-auth-advertised"):
+        metadata["token_endpoint_auth_methods_supported"] = ["client_secret_basic"]
     if active(faults, "oauth-pkce-not-advertised"):
         del metadata["code_challenge_methods_supported"]
     if active(faults, "oauth-metadata-empty-arrays"):
@@ -86,8 +92,9 @@ async def service_protected_resource(request: Request) -> Response:
         body = {"error": "Not found", "message": "Service not found or not published"}
         return JSONResponse(body, 404, headers={"Access-Control-Allow-Origin": "*"})
     base = base_url(request)
+    copied = active(request, "oauth-service-prm-copied")  # the multi-service document's resource, kept
     body = {
-        "resource": service_resource(base, service.id),
+        "resource": mcp_resource(base) if copied else service_resource(base, service.id),
         "authorization_servers": [base],
         "scopes_supported": [*MCP_SCOPES, service_scope(service.id)],
         "bearer_methods_supported": ["header"],

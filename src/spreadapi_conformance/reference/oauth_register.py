@@ -53,7 +53,10 @@ def client_from_metadata(
     for index, uri in enumerate(uris):
         checked = uri.split("#")[0] if allow_fragment and isinstance(uri, str) else uri
         if problem := redirect_problem(
-            checked, allowlist, http_anywhere=active(faults, "oauth-http-redirect-accepted")
+            checked,
+            allowlist,
+            http_anywhere=active(faults, "oauth-http-redirect-accepted"),
+            https_only=active(faults, "oauth-loopback-redirect-refused"),
         ):
             raise OAuthError("invalid_redirect_uri", f"redirect_uris[{index}] {problem}")
 
@@ -66,10 +69,15 @@ def client_from_metadata(
     if unsupported := sorted(set(grant_types) - {*_GRANTED_TYPES, *_DROPPED_TYPES}):
         raise _metadata_error(f"Unsupported grant_types: {', '.join(unsupported)[:200]}")
     response_types = _string_list(body, "response_types", ["code"])
-    if set(response_types) != {"code"}:
+    unchecked = active(faults, "oauth-registration-types-unchecked")  # the bug: stored as sent
+    if set(response_types) != {"code"} and not unchecked:
+        # RFC 7591 §2.1: the authorization_code grant goes with the response type code, and nothing else
+        # is served here; an inconsistent pair is refused rather than registered.
         raise _metadata_error('response_types must be ["code"]')
 
     name = body.get("client_name", "")
+    if active(faults, "oauth-client-name-unchecked"):
+        name = name.strip()  # the bug: no type check first, so a number raises (AttributeError: a 500)
     if not isinstance(name, str) or len(name) > 200:
         raise _metadata_error("client_name must be a string of at most 200 characters")
     scope = body.get("scope", DEFAULT_SCOPE)
@@ -81,7 +89,7 @@ def client_from_metadata(
         redirect_uris=tuple(dict.fromkeys(uris)),
         client_name=name.strip(),
         grant_types=_GRANTED_TYPES,
-        response_types=("code",),
+        response_types=tuple(response_types) if unchecked else ("code",),
         token_endpoint_auth_method="none",
         scope=scope,
     )

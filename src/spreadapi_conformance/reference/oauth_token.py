@@ -10,14 +10,30 @@ it with a GET-then-DELETE, which lets two concurrent exchanges both succeed.)
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
+from datetime import timedelta
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .faults import active
-from .oauth import ACCESS_TOKEN_TTL, NO_STORE, OAuthError, error_response, read_params, text_param, verifier_matches
+from .oauth import (
+    ACCESS_TOKEN_TTL,
+    NO_STORE,
+    OAuthError,
+    error_response,
+    mcp_resource,
+    read_params,
+    text_param,
+    verifier_matches,
+)
+from .rest import base_url
 
 __all__ = ["token", "token_wrong_method"]
 
+_AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,31}")  # an RFC 9110 token, echoed back
 _PARAMS = ("grant_type", "code", "redirect_uri", "client_id", "code_verifier", "resource", "client_secret")
 
 
@@ -31,13 +47,20 @@ async def _exchange(request: Request) -> dict[str, object]:
         raise OAuthError("invalid_request", f"Unknown parameter: {', '.join(unknown)[:200]}")
     params = {name: text_param(body, name) for name in _PARAMS}
     grant_type = params["grant_type"]
-    if grant_type is None:
+    if active(request, "oauth-grant-type-unchecked"):
+        pass  # the bug: every request is taken for an authorization_code exchange
+    elif grant_type is None:
         raise OAuthError("invalid_request", "grant_type is required")
-    if grant_type != "authorization_code":
+    elif grant_type != "authorization_code":
         raise OAuthError("unsupported_grant_type", "Only the authorization_code grant type is supported")
     if request.headers.get("authorization") or params["client_secret"]:
-        # Public clients only: a client presenting a secret is not one this server registered.
-        headers = {"WWW-Authenticate": 'Basic realm="oauth"'} if request.headers.get("authorization") else {}
+        # Public clients only: a client presenting a secret is not one this server registered. One that
+        # tried the Authorization header gets 401 and a challenge in its scheme (RFC 6749 §5.2).
+        sent = request.headers.get("authorization", "").split(" ")[0]
+        scheme = sent if _AUTH_SCHEME.fullmatch(sent) else "Basic"
+        headers = {"WWW-Authenticate": f'{scheme} realm="oauth"'} if request.headers.get("authorization") else {}
+        if active(request, "oauth-basic-auth-no-challenge"):
+            raise OAuthError("invalid_client", "Client authentication failed")  # the generic 400 error path
         raise OAuthError("invalid_client", "Clients of this server are public and have no secret", 401, headers)
     for name in ("code", "redirect_uri", "client_id"):
         if params[name] is None:
@@ -46,11 +69,13 @@ async def _exchange(request: Request) -> dict[str, object]:
     if await request.app.state.oauth_clients.get(client_id) is None:
         raise OAuthError("invalid_client", "Unknown client_id: register again", 401)
 
-    keep = active(request, "oauth-code-reusable")
-    pending = await request.app.state.oauth_codes.take(params["code"], keep=keep)
+    kept_until_success = active(request, "oauth-code-kept-on-failure")
+    keep = active(request, "oauth-code-reusable") or kept_until_success
+    carries = active(request, "oauth-code-carries-challenge")
+    pending = await request.app.state.oauth_codes.take(params["code"], keep=keep, carries_challenge=carries)
     if pending is None:
         raise _grant_error("Invalid, expired, or already used authorization code")
-    # From here on the code is spent, whatever the outcome.
+    # From here on the code is spent, whatever the outcome (but under the fault oauth-code-kept-on-failure).
     authorization = pending.authorization
     if authorization.client_id != client_id and not active(request, "oauth-code-not-bound-to-client"):
         raise _grant_error("The code was issued to another client")
@@ -72,13 +97,17 @@ async def _exchange(request: Request) -> dict[str, object]:
     if await request.app.state.oauth_tokens.still_valid(authorization) is None:
         raise _grant_error("The credentials behind this authorization were revoked")
 
+    if kept_until_success:
+        await request.app.state.oauth_codes.take(params["code"])  # the bug: spent only now, on success
+    if active(request, "oauth-token-bound-to-mcp"):
+        authorization = dataclasses.replace(authorization, resource=mcp_resource(base_url(request)))
     access_token = await request.app.state.oauth_tokens.issue(authorization)
-    return {
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TOKEN_TTL,
-        "scope": authorization.scope,
-    }
+    lifetime = timedelta(seconds=ACCESS_TOKEN_TTL)
+    expires_in = lifetime.total_seconds() if active(request, "oauth-expires-in-float") else ACCESS_TOKEN_TTL
+    answer: dict[str, object] = {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in}
+    if not active(request, "oauth-unknown-scope-dropped"):  # the bug: "the client gets the scope it asked for"
+        answer["scope"] = authorization.scope
+    return answer
 
 
 async def token(request: Request) -> Response:
@@ -88,7 +117,13 @@ async def token(request: Request) -> Response:
         if exc.status == 400 and active(request, "oauth-token-errors-401"):
             exc.status = 401
         return error_response(exc)
-    return JSONResponse(body, headers={} if active(request, "oauth-token-response-cacheable") else NO_STORE)
+    headers = {} if active(request, "oauth-token-response-cacheable") else NO_STORE
+    if active(request, "oauth-token-type-appended"):
+        # The bug: a compatibility shim for old clients that want it in lower case appends token_type to the
+        # JSON text already written, which names it a second time.
+        text = json.dumps(body, separators=(",", ":"))[:-1] + ',"token_type":"bearer"}'
+        return Response(text, media_type="application/json", headers=headers)
+    return JSONResponse(body, headers=headers)
 
 
 async def token_wrong_method(request: Request) -> Response:

@@ -350,13 +350,18 @@ def request_message(method: str, request_id: int | str = 2, **params: Any) -> di
     return message
 
 
-def modern_request(method: str, request_id: int | str = 1, name: str | None = None, **params: Any) -> tuple:
-    """A 2026-07-28 request and its headers: the ``_meta`` envelope, ``Mcp-Method`` (and ``Mcp-Name``)."""
-    meta = {
+def modern_meta() -> dict[str, Any]:
+    """The ``_meta`` envelope of a 2026-07-28 request: its protocol version, capabilities (none) and client."""
+    return {
         "io.modelcontextprotocol/protocolVersion": MODERN,
         "io.modelcontextprotocol/clientCapabilities": {},
         "io.modelcontextprotocol/clientInfo": {"name": "spreadapi-conformance", "version": "1"},
     }
+
+
+def modern_request(method: str, request_id: int | str = 1, name: str | None = None, **params: Any) -> tuple:
+    """A 2026-07-28 request and its headers: the ``_meta`` envelope, ``Mcp-Method`` (and ``Mcp-Name``)."""
+    meta = modern_meta()
     headers = {**JSON_RPC_HEADERS, "mcp-protocol-version": MODERN, "mcp-method": method}
     if name is not None:
         headers["mcp-name"] = name
@@ -569,7 +574,7 @@ async def _handshake_exchanges(client: httpx.AsyncClient, endpoint: Endpoint) ->
     ]
     for what, message in sent:
         found.append(Exchange(what, False, await session.post(message)))
-    if READ_ONLY_TOOL in _tool_names(found[2]):
+    if READ_ONLY_TOOL in tool_names(found[2]):
         called = request_message("tools/call", 6, name=READ_ONLY_TOOL, arguments={})
         found.append(Exchange(READ_ONLY_TOOL, False, await session.post(called)))
     return found
@@ -598,7 +603,7 @@ async def _modern_exchanges(client: httpx.AsyncClient, endpoint: Endpoint) -> li
     if "resources" in capabilities_of(discovered):
         read, headers = modern_request("resources/read", 7, uri=NO_SUCH_RESOURCE)
         found.append(await send("an unknown resource", read, headers, **{"mcp-name": NO_SUCH_RESOURCE}))
-    if READ_ONLY_TOOL in _tool_names(found[1]):
+    if READ_ONLY_TOOL in tool_names(found[1]):
         found.append(await send(READ_ONLY_TOOL, *modern_request("tools/call", 8, name=READ_ONLY_TOOL, arguments={})))
     return found
 
@@ -611,7 +616,7 @@ def _result_of(exchange: Exchange) -> dict[str, Any]:
     return {}
 
 
-def _tool_names(exchange: Exchange) -> list[str]:
+def tool_names(exchange: Exchange) -> list[str]:
     tools = _result_of(exchange).get("tools")
     return [t.get("name") for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
 

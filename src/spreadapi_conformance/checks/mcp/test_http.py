@@ -15,11 +15,14 @@ MCP-HTTP-039..044 judge every message of one ordinary transcript (``_support.tra
 good and bad, in a handshake-era session and at 2026-07-28 when served), so a rule about every message (result
 or error, notifications without id, ``_meta`` key names, UTF-8, defined error codes, log messages) is judged on
 errors and results alike; the transcript calls no tool for real but spreadapi_get_details, which only describes.
+MCP-HTTP-049 and 052 judge its 2026-07-28 answers too (trace context and serverInfo in ``_meta``); MCP-HTTP-051 opens
+a session at each handshake revision the server negotiates and judges its answers by what that revision defines.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -45,6 +48,7 @@ from ._support import (
     capabilities_of,
     initialize_message,
     instructions,
+    messages,
     modern_premise,
     modern_request,
     request_message,
@@ -53,6 +57,7 @@ from ._support import (
     rpc_error,
     said,
     service_session,
+    tool_names,
     transcript,
     transport_endpoint,
 )
@@ -705,3 +710,332 @@ async def test_missing_version_header_is_refused_without_old_clients(mcp_target,
     response = await client.post(endpoint.path, json=message, headers=headers)
     assert response.status_code == 400, said(response)
     assert rpc_error(response)["code"] == -32020, said(response)
+
+
+# -- OpenTelemetry trace context in _meta (2026-07-28 basic, General fields, _meta) ------------------------------
+
+TRACE_KEYS = ("traceparent", "tracestate", "baggage")
+_HEX = "[0-9a-f]"
+# W3C Trace Context, traceparent: version "-" trace-id "-" parent-id "-" trace-flags, lowercase hex; version ff is
+# invalid, version 00 ends there, a later version may append "-" and more; trace-id and parent-id not all zeros.
+TRACEPARENT = re.compile(rf"({_HEX}{{2}})-({_HEX}{{32}})-({_HEX}{{16}})-{_HEX}{{2}}(-.*)?", re.DOTALL)
+# W3C Trace Context, tracestate: up to 32 comma-separated list-members key=value (empty members allowed), each key a
+# simple key (lcalpha, then up to 255 of lcalpha digit _ - * /) or tenant@system, each value 1 to 256 printable
+# ASCII characters without comma or equals sign, not ending in a space.
+_TS_CHAR = r"[a-z0-9_\-*/]"
+_TS_KEY = rf"(?:[a-z]{_TS_CHAR}{{0,255}}|[a-z0-9]{_TS_CHAR}{{0,240}}@[a-z]{_TS_CHAR}{{0,13}})"
+TRACESTATE_MEMBER = re.compile(rf"{_TS_KEY}=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{{0,255}}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
+# W3C Baggage: 1 to 180 comma-separated list-members key=value, then ;-separated properties (key, or key=value);
+# keys are HTTP tokens, values printable ASCII without space, double quote, comma, semicolon or backslash.
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_BAGGAGE_VALUE = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_OWS = r"[ \t]*"
+BAGGAGE_MEMBER = re.compile(
+    rf"{_OWS}{_TOKEN}{_OWS}={_OWS}{_BAGGAGE_VALUE}"
+    rf"(?:{_OWS};{_OWS}{_TOKEN}(?:{_OWS}={_OWS}{_BAGGAGE_VALUE})?)*{_OWS}"
+)
+
+
+def traceparent_problem(value: str) -> str | None:
+    m = TRACEPARENT.fullmatch(value)
+    if m is None:
+        return "not version-traceid-parentid-flags in lowercase hex"
+    version, trace_id, parent_id, rest = m.groups()
+    if version == "ff":
+        return "version ff is invalid"
+    if version == "00" and rest is not None:
+        return "version 00 has nothing after the flags"
+    if set(trace_id) == {"0"} or set(parent_id) == {"0"}:
+        return "an all-zero trace-id or parent-id is invalid"
+    return None
+
+
+def tracestate_problem(value: str) -> str | None:
+    members = [member.strip(" \t") for member in value.split(",")]
+    if len([m for m in members if m]) > 32:
+        return "more than 32 list-members"
+    bad = [m for m in members if m and not TRACESTATE_MEMBER.fullmatch(m)]
+    return f"list-members not key=value: {bad[:3]}" if bad else None
+
+
+def baggage_problem(value: str) -> str | None:
+    members = value.split(",")
+    if len(members) > 180:
+        return "more than 180 list-members"
+    bad = [m for m in members if not BAGGAGE_MEMBER.fullmatch(m)]
+    return f"list-members not key=value[;properties]: {bad[:3]}" if bad else None
+
+
+TRACE_GRAMMARS: dict[str, Callable[[str], str | None]] = {
+    "traceparent": traceparent_problem,
+    "tracestate": tracestate_problem,
+    "baggage": baggage_problem,
+}
+
+
+def meta_entries(value: Any) -> list[tuple[str, Any]]:
+    """Every (key, value) of every _meta object anywhere in ``value``."""
+    if isinstance(value, list):
+        return [entry for item in value for entry in meta_entries(item)]
+    if not isinstance(value, dict):
+        return []
+    found = list(value["_meta"].items()) if isinstance(value.get("_meta"), dict) else []
+    return found + [entry for item in value.values() for entry in meta_entries(item)]
+
+
+def trace_context_problem(key: str, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"not a string but {json.dumps(value)[:80]}"
+    return TRACE_GRAMMARS[key](value)
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_trace_context_follows_the_w3c_formats(mcp_target, client, revision):
+    """MCP-HTTP-049 MUST: at 2026-07-28 every traceparent, tracestate and baggage value the server puts in a _meta
+    (of a result, a notification, a tool definition) follows W3C Trace Context and W3C Baggage; judged on every
+    2026-07-28 answer of an ordinary transcript (server/discover, tools/list, tools/call), not applicable when the
+    server emits none of these keys there."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    seen, wrong = 0, []
+    for exchange in await transcript(client, endpoint):
+        for message in exchange.messages() if exchange.modern else []:
+            for key, value in meta_entries(message):
+                if key in TRACE_GRAMMARS:
+                    seen += 1
+                    if problem := trace_context_problem(key, value):
+                        wrong.append(f"{exchange.what}: {key} {json.dumps(value)[:120]}: {problem}")
+    if not seen:
+        not_applicable(
+            "the server emits no traceparent, tracestate or baggage in the _meta of its 2026-07-28 answers "
+            "(server/discover, tools/list, tools/call)"
+        )
+    assert not wrong, "; ".join(wrong)
+
+
+# -- Caching: one cacheScope for all pages of a list (2026-07-28 server/utilities/caching) ------------------------
+
+MAX_PAGES = 25  # a list longer than this is paged no further (a server that loops its cursors ends the walk)
+
+
+async def list_pages(client: httpx.AsyncClient, endpoint: Endpoint, method: str) -> list[dict[str, Any]]:
+    """Every page of one 2026-07-28 list request, following nextCursor (at most MAX_PAGES)."""
+    pages: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(pages) < MAX_PAGES:
+        message, headers = modern_request(method, len(pages) + 1, **({"cursor": cursor} if cursor else {}))
+        response = await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers})
+        assert response.status_code == 200, f"{method} page {len(pages) + 1}: {said(response)}"
+        page = result(response, len(pages) + 1)
+        pages.append(page)
+        cursor = page.get("nextCursor")
+        if not isinstance(cursor, str) or not cursor:
+            break
+    return pages
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_pages_of_a_list_share_one_cache_scope(mcp_target, client, revision):
+    """MCP-HTTP-050 MUST: at 2026-07-28 every page of one list request (tools, prompts, resources and their
+    templates, each the server's capabilities offer, followed through nextCursor) carries the same cacheScope; not
+    applicable when every list fits one page."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    message, headers = modern_request("server/discover")
+    discovered = result(await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers}), 1)
+    capabilities = discovered.get("capabilities") if isinstance(discovered.get("capabilities"), dict) else {}
+    paged, mixed = [], []
+    for method, capability in CACHEABLE.items():
+        if capability is None or capability not in capabilities:
+            continue
+        pages = await list_pages(client, endpoint, method)
+        if len(pages) < 2:
+            continue
+        paged.append(method)
+        scopes = [page.get("cacheScope") for page in pages]
+        if len(set(map(json.dumps, scopes))) > 1:
+            mixed.append(f"{method}: the {len(pages)} pages carry cacheScope {', '.join(map(json.dumps, scopes))}")
+    if not paged:
+        not_applicable("every list the server offers fits one page (no nextCursor): there are no pages to compare")
+    assert not mixed, "; ".join(mixed)
+
+
+# -- What the negotiated revision defines (lifecycle, Operation) --------------------------------------------------
+
+HANDSHAKE_REVISIONS = tuple(r for r in REVISIONS if r != MODERN)
+# The content block types each revision's schema defines for a tool result (CallToolResult.content), with the
+# members each requires; a block of another type is one a client of that revision cannot read.
+_BLOCKS_2024 = {"text": ("text",), "image": ("data", "mimeType"), "resource": ("resource",)}
+_BLOCKS_2025 = {**_BLOCKS_2024, "audio": ("data", "mimeType")}
+CONTENT_BLOCKS = {
+    "2024-11-05": _BLOCKS_2024,
+    "2025-03-26": _BLOCKS_2025,
+    "2025-06-18": {**_BLOCKS_2025, "resource_link": ("uri", "name")},
+    "2025-11-25": {**_BLOCKS_2025, "resource_link": ("uri", "name")},
+}
+# Server notifications that use a capability, and the capability (and flag) the server must have declared.
+NOTIFICATION_CAPABILITIES = {
+    "notifications/message": ("logging", None),
+    "notifications/tools/list_changed": ("tools", "listChanged"),
+    "notifications/prompts/list_changed": ("prompts", "listChanged"),
+    "notifications/resources/list_changed": ("resources", "listChanged"),
+    "notifications/resources/updated": ("resources", "subscribe"),
+}
+
+
+def initialize_problems(opened: dict[str, Any]) -> list[str]:
+    info, problems = opened.get("serverInfo"), []
+    if not isinstance(opened.get("capabilities"), dict):
+        problems.append("initialize: capabilities is not an object")
+    if not (isinstance(info, dict) and isinstance(info.get("name"), str) and isinstance(info.get("version"), str)):
+        problems.append(f"initialize: serverInfo lacks a string name and version: {json.dumps(info)[:120]}")
+    return problems
+
+
+def tool_list_problems(listed: dict[str, Any]) -> list[str]:
+    tools = listed.get("tools")
+    if not isinstance(tools, list):
+        return [f"tools/list: tools is not an array: {json.dumps(tools)[:120]}"]
+    problems = []
+    for tool in tools:
+        name = tool.get("name") if isinstance(tool, dict) else None
+        schema = tool.get("inputSchema") if isinstance(tool, dict) else None
+        if not isinstance(name, str) or not (isinstance(schema, dict) and schema.get("type") == "object"):
+            problems.append(f"tools/list: a tool without a name and an object inputSchema: {json.dumps(tool)[:160]}")
+    return problems
+
+
+def tool_result_problems(revision: str, called: dict[str, Any]) -> list[str]:
+    content, blocks = called.get("content"), CONTENT_BLOCKS[revision]
+    if not isinstance(content, list):
+        return [f"tools/call: content is not an array (the result is {json.dumps(called)[:160]})"]
+    problems = [] if isinstance(called.get("isError", False), bool) else ["tools/call: isError is not a boolean"]
+    for block in content:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind not in blocks:
+            problems.append(f"tools/call: a content block of type {kind!r}, which {revision} does not define")
+        elif missing := [member for member in blocks[kind] if member not in block]:
+            problems.append(f"tools/call: a {kind} block without {', '.join(missing)}")
+    return problems
+
+
+def undeclared_notifications(capabilities: dict[str, Any], found: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    for message in found:
+        needed = NOTIFICATION_CAPABILITIES.get(message.get("method")) if "id" not in message else None
+        if needed is None:
+            continue
+        capability, flag = needed
+        declared = capabilities.get(capability)
+        if not isinstance(declared, dict) or (flag is not None and declared.get(flag) is not True):
+            wanted = f"{capability}.{flag}" if flag else capability
+            problems.append(f"{message['method']} without the {wanted} capability declared")
+    return problems
+
+
+@pytest.mark.parametrize("revision", HANDSHAKE_REVISIONS)
+async def test_answers_respect_the_negotiated_revision(mcp_target, client, revision):
+    """MCP-HTTP-051 MUST: in a session at each handshake revision the server negotiates, its answers are what that
+    revision defines: initialize carries capabilities and a serverInfo with name and version, tools/list an array
+    of tools each with a name and an object inputSchema, a tools/call result a content array of block types that
+    revision has (no resource_link before 2025-06-18, no audio before 2025-03-26, no 2026-07-28 input-required
+    result without content); and no notification uses a capability the server did not declare (log messages,
+    list changes, resource updates). tools/call is judged on spreadapi_get_details when listed (it only
+    describes); members a later revision adds are not judged (every revision's schema leaves objects open)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    response = await post(client, endpoint, initialize_message(revision))
+    try:
+        opened = result(response, 1)
+    except AssertionError:
+        opened = {}
+    revision_premise(mcp_target, revision, opened.get("protocolVersion"))
+    assert opened.get("protocolVersion") == revision, f"offered {revision}: {said(response)}"
+    session = RawSession(client, endpoint.path, endpoint.headers)
+    session.session_id, session.revision = response.headers.get("mcp-session-id"), revision
+    await session.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    listed = await session.post(request_message("tools/list", 2))
+    answers = [response, listed]
+    problems = initialize_problems(opened) + tool_list_problems(result(listed, 2))
+    if READ_ONLY_TOOL in tool_names(Exchange("tools/list", False, listed)):
+        called = await session.post(request_message("tools/call", 3, name=READ_ONLY_TOOL, arguments={}))
+        answers.append(called)
+        if "result" in (reply := answer(called, 3)):  # a JSON-RPC error is no result to judge here
+            problems += tool_result_problems(revision, reply["result"])
+    capabilities = opened.get("capabilities") if isinstance(opened.get("capabilities"), dict) else {}
+    problems += undeclared_notifications(capabilities, [m for a in answers for m in messages(a)])
+    assert not problems, f"at {revision}: " + "; ".join(problems)
+
+
+# -- The server's identity and versions, where 2026-07-28 and the handshake ask for them ----------------------------
+
+SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
+
+
+def server_info_problem(found: dict[str, Any]) -> str | None:
+    meta = found.get("_meta")
+    info = meta.get(SERVER_INFO_KEY) if isinstance(meta, dict) else None
+    if not isinstance(info, dict):
+        return f"no _meta {SERVER_INFO_KEY}"
+    if not (isinstance(info.get("name"), str) and isinstance(info.get("version"), str)):
+        return f"_meta {SERVER_INFO_KEY} without a string name and version: {json.dumps(info)[:120]}"
+    return None
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_modern_results_name_the_server(mcp_target, client, revision):
+    """MCP-HTTP-052 SHOULD: at 2026-07-28 every result's _meta carries io.modelcontextprotocol/serverInfo with the
+    server's name and version (server/discover's included); judged on every result of the 2026-07-28 part of an
+    ordinary transcript (server/discover, tools/list, tools/call)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    missing = [
+        f"{exchange.what}: {problem}"
+        for exchange in await transcript(client, endpoint)
+        if exchange.modern
+        for message in exchange.messages()
+        if isinstance(message.get("result"), dict) and (problem := server_info_problem(message["result"]))
+    ]
+    assert not missing, "; ".join(missing)
+
+
+UNKNOWN_REVISION = "1999-01-01"
+
+
+async def test_counter_offer_is_the_latest_supported(mcp_target, client):
+    """MCP-HTTP-053 SHOULD: an initialize offering a revision the server does not support is answered with the
+    latest revision it supports: the newest handshake revision it accepts when offered (each offered in turn)."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    accepted = [r for r in HANDSHAKE_REVISIONS if await negotiated(client, endpoint, r) == r]
+    if not accepted:
+        not_applicable("the server accepts no handshake revision offered to it (initialize)")
+    counter = await negotiated(client, endpoint, UNKNOWN_REVISION)
+    newest = accepted[-1]
+    offered = f"counter-offered {counter!r}" if counter is not None else "answered no revision"
+    assert counter == newest, (
+        f"offered {UNKNOWN_REVISION}, the server {offered}; it accepts {', '.join(accepted)} when offered, the "
+        f"latest being {newest}"
+    )
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_modern_only_server_names_its_versions_to_initialize(mcp_target, client, revision):
+    """MCP-HTTP-054 SHOULD: a server that serves 2026-07-28 and refuses initialize (it supports only modern
+    revisions) names the protocol versions it supports (those server/discover lists) in that error: its JSON-RPC
+    error's message or data, or the body of an HTTP error without one."""
+    endpoint = await transport_endpoint(client, mcp_target)
+    await modern_premise(client, mcp_target, endpoint)
+    response = await post(client, endpoint, initialize_message())
+    with contextlib.suppress(AssertionError):
+        if "result" in answer(response, 1):
+            not_applicable("the server answers initialize: it serves the handshake era too, it is not modern-only")
+    message, headers = modern_request("server/discover")
+    discovered = result(await client.post(endpoint.path, json=message, headers={**headers, **endpoint.headers}), 1)
+    listed = discovered.get("supportedVersions")
+    versions = [v for v in listed if isinstance(v, str)] if isinstance(listed, list) else [MODERN]
+    try:
+        error = rpc_error(response)
+        told = json.dumps({"message": error.get("message"), "data": error.get("data")})
+    except AssertionError:
+        told = response.text
+    unnamed = [v for v in versions if v not in told]
+    assert not unnamed, f"the error to initialize does not name {', '.join(unnamed)}: {said(response)}"

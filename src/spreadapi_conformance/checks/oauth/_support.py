@@ -28,12 +28,15 @@ authorization-server metadata of its issuer.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import html
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, unquote_to_bytes, urljoin, urlsplit
 
 import httpx
 import mcp.types as types
@@ -379,6 +382,29 @@ def same_redirect(location: str, redirect_uri: str) -> bool:
     return (a.scheme, a.netloc, a.path) == (b.scheme, b.netloc, b.path)
 
 
+def refused(response: httpx.Response, redirect_uri: str) -> bool:
+    """The authorization request was refused: an error redirect to the client, or an error page."""
+    if response.status_code in REDIRECTS:
+        location = response.headers.get("location", "")
+        return same_redirect(location, redirect_uri) and "error" in redirect_parameters(location)
+    return response.status_code >= 400
+
+
+_HREF = re.compile(r"""href\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+def refusal_error(response: httpx.Response, redirect_uri: str) -> str | None:
+    """The error code a refusal tells the client: the ``error`` of its redirect, or of the link back to the
+    client that an error page offers (the reference's, SpreadAPI's); None when it tells none."""
+    if response.status_code in REDIRECTS:
+        return redirect_parameters(response.headers.get("location", "")).get("error")
+    for match in _HREF.finditer(response.text):
+        link = html.unescape(match.group(1) or match.group(2) or "")
+        if same_redirect(link, redirect_uri) and redirect_parameters(link).get("error"):
+            return redirect_parameters(link)["error"]
+    return None
+
+
 def assert_no_code(response: httpx.Response, redirect_uri: str, errors: tuple[str, ...] = ()) -> None:
     """The request was refused: an error page (4xx), or a redirect to the client carrying an error
     (one of ``errors`` when given), never a code and never a consent page to approve."""
@@ -547,6 +573,60 @@ async def access_token(client: httpx.AsyncClient, grant: Grant) -> str:
     token = json_object(response).get("access_token")
     assert isinstance(token, str) and token, f"no access_token: {excerpt(response)}"
     return token
+
+
+def repeated_members(text: str) -> list[str]:
+    """The members a JSON document names more than once in one object (at any depth), in order."""
+    repeated: list[str] = []
+
+    def collect(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in pairs]
+        repeated.extend(name for index, name in enumerate(names) if name in names[:index])
+        return dict(pairs)
+
+    try:
+        json.loads(text, object_pairs_hook=collect)
+    except (ValueError, RecursionError):
+        raise AssertionError(f"the body is not JSON: {text[:300]!r}") from None
+    return repeated
+
+
+def _base64_decodings(text: str) -> list[bytes]:
+    """``text`` and each of its parts between separators, base64-decoded (either alphabet) from each of the
+    four alignments: a value encoded inside a longer one shows up in one of them."""
+    decoded: list[bytes] = []
+    for part in {text, *re.split(r"[.~:,;|]", text)}:
+        cleaned = part.replace("+", "-").replace("/", "_").rstrip("=")
+        for offset in range(4):
+            chunk = cleaned[offset:]
+            if len(chunk) % 4 == 1:  # one character too many to be base64: drop it
+                chunk = chunk[:-1]
+            try:
+                decoded.append(base64.urlsafe_b64decode(chunk + "=" * (-len(chunk) % 4)))
+            except (binascii.Error, ValueError):
+                continue
+    return decoded
+
+
+def challenge_exposure(redirect: str, code: str, code_challenge: str) -> str | None:
+    """Where the authorization response lets anyone read the PKCE challenge, or None: the challenge itself,
+    its SHA-256 bytes (raw, hex, base64) in the redirect or the code, or in anything the code decodes to."""
+    digest = base64.urlsafe_b64decode(code_challenge + "=" * (-len(code_challenge) % 4))
+    forms = {
+        "the code_challenge": code_challenge.encode(),
+        "the challenge's bytes": digest,
+        "the challenge's bytes in hex": digest.hex().encode(),
+        "the challenge's bytes in HEX": digest.hex().upper().encode(),
+        "the challenge's bytes in base64": base64.b64encode(digest).rstrip(b"="),
+    }
+    places = [("the code", code.encode())]
+    places += [("the code, base64-decoded,", blob) for blob in _base64_decodings(code)]
+    places.append(("the redirect", unquote_to_bytes(redirect)))
+    for place, blob in places:
+        for form, value in forms.items():
+            if value in blob:
+                return f"{place} carries {form}"
+    return None
 
 
 CLIENT_ERRORS = tuple(range(400, 500))

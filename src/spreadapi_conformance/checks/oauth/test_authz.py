@@ -14,35 +14,31 @@ import pytest
 from ..answers import excerpt
 from ..premise import control_failed, not_applicable
 from ._support import (
-    REDIRECTS,
     SINGLE,
+    access_token,
     assert_no_code,
     authorization_params,
+    challenge_exposure,
     claims,
     control_grant,
     endpoints,
     first_resource,
+    grant_for,
+    initialize_with,
     oauth_spec,
     obtain_code,
     pkce,
-    redirect_parameters,
+    refusal_error,
+    refused,
     register,
     requested_scope,
     resources,
-    same_redirect,
 )
 
 pytestmark = pytest.mark.conformance
 
 
 _CONTROL: dict[str, str | None] = {}  # base URL -> how a valid request was refused (None: it was not)
-
-
-def refused(response, redirect_uri: str) -> bool:
-    if response.status_code in REDIRECTS:
-        location = response.headers.get("location", "")
-        return same_redirect(location, redirect_uri) and "error" in redirect_parameters(location)
-    return response.status_code >= 400
 
 
 async def request(client, target, headers: dict[str, str] | None = None, **changes):
@@ -214,3 +210,32 @@ async def test_unpublished_service_is_refused(client, target):
     params = authorization_params(client_id, redirect_uri, pkce()[1], resource=endpoint, service_id=unknown)
     response = await client.get(found.endpoint_of("authorization_endpoint"), params=params)
     assert_no_code(response, redirect_uri)
+
+
+async def test_request_without_scope_gets_the_default_scope(client, mcp_target):
+    """OAUTH-AUTHZ-013 MUST: an authorization request without scope is processed with the server's default
+    scope (a code whose access token opens the MCP server) or refused with invalid_scope, not with another
+    error."""
+    response, redirect_uri = await request(client, mcp_target, scope=None)
+    if refused(response, redirect_uri):
+        error = refusal_error(response, redirect_uri)
+        assert error == "invalid_scope", (
+            f"refused with {error or 'no error code for the client'}, not invalid_scope: {excerpt(response)}"
+        )
+        return
+    resource = first_resource(mcp_target)
+    grant = await grant_for(client, mcp_target, resource, scope=None)
+    token = await access_token(client, grant)
+    opened = await initialize_with(client, grant.found.endpoint, token)
+    assert opened.status_code == 200, (
+        f"the access token of the default scope does not open {grant.found.endpoint}: {excerpt(opened)}"
+    )
+
+
+async def test_code_does_not_expose_the_challenge(client, target):
+    """OAUTH-AUTHZ-014 MUST NOT: the authorization response does not carry the code_challenge in a form others
+    can read: neither the code nor the redirect holds the challenge, its SHA-256 bytes (raw, hex or base64),
+    nor does anything the code base64-decodes to."""
+    grant = await grant_for(client, target, first_resource(target))
+    problem = challenge_exposure(grant.location, grant.code, grant.params["code_challenge"])
+    assert problem is None, f"{problem}: {grant.location!r}"

@@ -90,3 +90,31 @@ async def test_registration_without_redirect_uris_is_refused(client, target, uri
         del body["redirect_uris"]
     response = await client.post(await registration_endpoint(client, target), json=body)
     assert_oauth_error(response, "invalid_redirect_uri", "invalid_client_metadata")
+
+
+# RFC 7591 §2.1's table: the grant type each response type belongs to.
+_GRANT_OF_RESPONSE = {"code": "authorization_code", "token": "implicit"}
+
+
+async def test_inconsistent_grant_and_response_types_are_not_registered(client, target):
+    """OAUTH-REG-007 SHOULD: a registration whose grant_types and response_types do not go together
+    (authorization_code with response_types [token], the implicit grant's) is refused with
+    invalid_client_metadata, or registered with a consistent pair the response states, never as sent."""
+    body = registration_body([oauth_spec(target).redirect_uri], response_types=["token"])
+    response = await client.post(await registration_endpoint(client, target), json=body)
+    if response.status_code != 201:
+        assert_oauth_error(response, "invalid_client_metadata")
+        return
+    registered = json_object(response)
+    grant_types = registered.get("grant_types", ["authorization_code"])  # RFC 7591 §2's defaults
+    response_types = registered.get("response_types", ["code"])
+    inconsistent = [
+        f"response type {kind} without grant type {grant}"
+        for kind, grant in _GRANT_OF_RESPONSE.items()
+        if kind in response_types and grant not in grant_types
+    ] + [
+        f"grant type {grant} without response type {kind}"
+        for kind, grant in _GRANT_OF_RESPONSE.items()
+        if grant in grant_types and kind not in response_types
+    ]
+    assert not inconsistent, f"registered {'; '.join(inconsistent)}: {excerpt(response)}"

@@ -8,19 +8,33 @@ registered, so a refusal is due to the property under test, not to an unknown cl
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import secrets
+from urllib.parse import quote, urlencode
+
 import pytest
 
 from ..answers import json_object
-from ..premise import not_applicable
+from ..plugin import TIME_LIMIT
+from ..premise import control_failed, not_applicable
 from ._support import (
     any_grant,
     assert_oauth_error,
+    authorization_params,
+    control_grant,
     endpoints,
     excerpt,
+    first_resource,
     oauth_spec,
+    obtain_code,
     pkce,
     redeem,
+    refusal_error,
+    refused,
     register,
+    repeated_members,
+    requested_scope,
 )
 
 pytestmark = pytest.mark.conformance
@@ -154,3 +168,102 @@ async def test_errors_other_than_invalid_client_are_400(client, target):
     first = await redeem(client, code)
     assert first.status_code == 200, f"the first exchange: {excerpt(first)}"
     assert_oauth_error(await redeem(client, code), "invalid_grant", statuses=(400,))
+
+
+async def test_repeated_parameter_is_refused(client, target):
+    """OAUTH-TOKEN-014 MUST NOT: no token request or response parameter appears more than once: a code exchange
+    that sends code twice is refused with invalid_request (no token issued), and a successful token response
+    names each of its members once."""
+    grant = await any_grant(client, target)
+    pairs = [*grant.token_request().items(), ("code", grant.code)]
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    repeated = await client.post(grant.found.endpoint_of("token_endpoint"), content=urlencode(pairs), headers=headers)
+    assert_oauth_error(repeated, "invalid_request")
+    answer = await redeem(client, await any_grant(client, target))
+    assert answer.status_code == 200, f"the exchange: {excerpt(answer)}"
+    twice = repeated_members(answer.text)
+    assert not twice, f"the token response names {', '.join(twice)} more than once: {excerpt(answer)}"
+
+
+async def test_scope_other_than_requested_is_named(client, target):
+    """OAUTH-TOKEN-015 MUST: a scope granted otherwise than requested is named in the token response: asked
+    for the resource's scopes plus a value no metadata lists (so not granted as asked), the server refuses
+    with invalid_scope, or its token response carries scope, the scope granted."""
+    resource = first_resource(target)
+    found = await control_grant(client, target, resource)
+    asked = " ".join([*(requested_scope(found) or "").split(), f"x-conformance-{secrets.token_hex(4)}"])
+    redirect_uri = oauth_spec(target).redirect_uri
+    client_id = await register(client, target, found)
+    params = authorization_params(
+        client_id, redirect_uri, pkce()[1], resource=found.endpoint, scope=asked, **resource.params
+    )
+    first = await client.get(found.endpoint_of("authorization_endpoint"), params=params)
+    if refused(first, redirect_uri):
+        error = refusal_error(first, redirect_uri)
+        assert error == "invalid_scope", f"refused with {error or 'no error code'}, not invalid_scope: {excerpt(first)}"
+        return
+    if not any(isinstance(document.get("scopes_supported"), list) for document in (found.resource, found.metadata)):
+        not_applicable(
+            "the scope was not refused, and neither metadata document lists scopes_supported: the kit cannot "
+            "tell whether the server supports the value it made up"
+        )
+    grant = await obtain_code(client, target, found, resource.pasted, scope=asked, **resource.params)
+    answer = await redeem(client, grant)
+    assert answer.status_code == 200, f"the exchange: {excerpt(answer)}"
+    granted = json_object(answer).get("scope")
+    assert isinstance(granted, str), (
+        f"asked for {asked!r}, whose last value no metadata lists, the token response names no scope: {excerpt(answer)}"
+    )
+
+
+async def test_failed_basic_authentication_is_challenged(client, target):
+    """OAUTH-TOKEN-016 MUST: a client that authenticates with the Authorization header and fails (HTTP Basic,
+    a secret the server never issued) gets 401 invalid_client with a WWW-Authenticate challenge of the Basic
+    scheme."""
+    grant = await any_grant(client, target)
+    token_url = grant.found.endpoint_of("token_endpoint")
+    if not target.guard.trusts(token_url):
+        not_applicable(
+            f"the token endpoint {token_url} is not on the target's origin: the kit sends no Authorization header there"
+        )
+    # RFC 6749 §2.3.1: client_id and secret, each form-urlencoded, joined by a colon. The body names no
+    # client_id then, so that the request uses one way of identifying the client (§5.2's invalid_request).
+    pair = f"{quote(grant.client_id, safe='')}:{secrets.token_urlsafe(24)}"
+    basic = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
+    response = await client.post(token_url, data=grant.token_request(client_id=None), headers=basic)
+    assert_oauth_error(response, "invalid_client", statuses=(401,))
+    challenge = response.headers.get("www-authenticate", "")
+    assert challenge.split(" ")[0].lower() == "basic", (
+        f"WWW-Authenticate is {challenge!r}, not a Basic challenge matching the scheme the client used"
+    )
+
+
+CODE_EXPIRY_MARGIN = 3.0  # s past the stated lifetime: the server's expiry need not be to the millisecond
+FLOWS_ALLOWANCE = 30.0  # s of the check's time limit left for its two authorizations and exchanges
+
+
+async def test_code_expires(client, target, request):
+    """OAUTH-TOKEN-017 MUST: an authorization code expires shortly after it is issued: redeemed once the
+    lifetime the target file states has passed, it is refused with invalid_grant (a code redeemed at once,
+    the control, is not)."""
+    lifetime = oauth_spec(target).code_lifetime
+    if lifetime is None:
+        not_applicable(
+            "the target file states no code lifetime: give [oauth] code_lifetime_seconds (serve --write-target "
+            "writes the reference's) for the kit to wait it out"
+        )
+    wait = lifetime + CODE_EXPIRY_MARGIN
+    limit = request.node.stash.get(TIME_LIMIT, 0.0)
+    if limit and wait + FLOWS_ALLOWANCE > limit:
+        not_applicable(
+            f"waiting out the stated code lifetime ({lifetime:g} s) does not fit the check's time limit "
+            f"({limit:g} s): run certify with --check-timeout {wait + 2 * FLOWS_ALLOWANCE:.0f} (or 0, no limit)"
+        )
+    control = await redeem(client, await any_grant(client, target))
+    if control.status_code != 200:
+        control_failed(f"a code redeemed at once is refused too: {excerpt(control)}")
+    grant = await any_grant(client, target)
+    await asyncio.sleep(wait)  # from receipt: the code was issued before, so it is older still
+    late = await redeem(client, grant)
+    assert late.status_code != 200, f"a code redeemed {wait:g} s after issue still got a token: {excerpt(late)}"
+    assert_oauth_error(late, "invalid_grant")

@@ -8,6 +8,9 @@ client: the command is ``spreadapi-conformance bridge`` unless certify's ``--bri
 ``npx spreadapi-mcp``. In process, the reference is
 served on a loopback port for the bridge to reach.
 
+REPLAY-CLAUDE-015 reads the bridge's stdout itself, line by line (the SDK's stdio client would answer a request of
+the server's own, or drop it), to judge what a 2026-07-28 server may write there.
+
 REPLAY-CLAUDE-010..014 configure the bridge for the private service with a credential that grants nothing
 there (never issued, revoked, expired, another service's, an MCP token): no result may reach the client.
 The bridge may refuse to start or answer spreadapi_calc with an error (isError or a JSON-RPC error), never
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import tempfile
 import time
@@ -28,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 import mcp.types as types
 import pytest
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters, get_default_environment, stdio_client
 from mcp.shared.exceptions import MCPError
 
 from spreadapi_conformance.bridge import client_env
 from spreadapi_conformance.target import DEFAULT_PATHS
 
 from .._admin import Admin
-from ..mcp._support import REQUEST_TIMEOUT
+from ..mcp._support import MODERN, READ_ONLY_TOOL, REQUEST_TIMEOUT, modern_meta, request_message
 from ..oauth._support import oracle_problem, structured
 from ..premise import control_failed, not_applicable
 
@@ -272,3 +276,117 @@ async def test_bridge_with_an_mcp_token(reachable_url, mcp_target, client, bridg
         await assert_bridge_refuses(mcp_target, reachable_url, bridge_command, token, "an MCP token")
     finally:
         await admin.revoke_mcp_token(token)
+
+
+# -- the bridge's stdout read raw, at 2026-07-28 -------------------------------------------------------------------
+
+
+STDOUT_LINE_LIMIT = 16 * 1024 * 1024  # bytes: one JSON-RPC message per line, however large a tool result is
+
+
+class RawStdio:
+    """The bridge launched as Claude Desktop launches it, driven by hand: JSON-RPC lines written to its stdin, every
+    line of its stdout kept (``seen``: each parsed message, in order), its stderr for failures."""
+
+    def __init__(self, process: asyncio.subprocess.Process, errlog: Any) -> None:
+        self.process, self.errlog = process, errlog
+        self.seen: list[dict[str, Any]] = []
+
+    async def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """Send ``message``; the response to its id (None when stdout ends first), reading every line before it."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            self.process.stdin.write(json.dumps(message).encode() + b"\n")
+            await self.process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            return None  # the bridge has exited
+        async with asyncio.timeout(timeout):
+            while line := await self._line():
+                with contextlib.suppress(ValueError):  # a line that is no JSON is another rule's concern
+                    parsed = json.loads(line)
+                    if isinstance(parsed, dict):
+                        self.seen.append(parsed)
+                        if parsed.get("id") == message["id"] and "method" not in parsed:
+                            return parsed
+        return None
+
+    async def _line(self) -> bytes:
+        assert self.process.stdout is not None
+        try:
+            return await self.process.stdout.readline()
+        except ValueError:  # asyncio's LimitOverrunError: no newline within STDOUT_LINE_LIMIT bytes
+            raise AssertionError(f"the bridge wrote a line of more than {STDOUT_LINE_LIMIT} bytes to stdout") from None
+
+    def stderr(self) -> str:
+        self.errlog.seek(0)
+        return self.errlog.read().strip()[-1500:]
+
+
+@contextlib.asynccontextmanager
+async def raw_bridge(command: list[str], env: dict[str, str]) -> AsyncIterator[RawStdio]:
+    """The bridge over pipes of the kit's own; stdin is closed and the process ended on the way out."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as errlog:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errlog,
+            env={**get_default_environment(), **env},
+            limit=STDOUT_LINE_LIMIT,
+        )
+        try:
+            yield RawStdio(process, errlog)
+        finally:
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def modern_stdio_request(method: str, request_id: int, **params: Any) -> dict[str, Any]:
+    """A 2026-07-28 request as stdio carries it: the protocol fields in _meta, no header layer."""
+    return request_message(method, request_id, **params, _meta=modern_meta())
+
+
+def served_modern(answer: dict[str, Any] | None) -> bool:
+    found = answer.get("result") if answer is not None else None
+    versions = found.get("supportedVersions") if isinstance(found, dict) else None
+    return isinstance(versions, list) and MODERN in versions
+
+
+def listed_tools(answer: dict[str, Any] | None) -> list[str]:
+    found = answer.get("result") if answer is not None else None
+    tools = found.get("tools") if isinstance(found, dict) else None
+    return [t.get("name") for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+
+
+@pytest.mark.parametrize("revision", [MODERN])
+async def test_bridge_writes_no_requests_at_2026_07_28(reachable_url, mcp_target, bridge_command, revision):
+    """REPLAY-CLAUDE-015 MUST NOT: a bridge that serves 2026-07-28 on stdio (its server/discover answer lists it)
+    writes no JSON-RPC request (a message with a method and an id) to stdout: judged on every line it writes while
+    answering server/discover, tools/list and a tools/call of spreadapi_get_details (which only describes), started
+    for the private service as Claude Desktop starts it; not applicable when server/discover does not list
+    2026-07-28 (the bridge speaks the handshake era, whose servers may send requests)."""
+    env = claude_env(mcp_target, reachable_url, PRIVATE)
+    async with raw_bridge(bridge_command, env) as bridge:
+        try:
+            discovered = await bridge.request(modern_stdio_request("server/discover", 1), START_TIMEOUT)
+            if not served_modern(discovered):
+                said = json.dumps(discovered)[:300] if discovered is not None else "nothing (the bridge ended)"
+                not_applicable(
+                    f"the bridge does not serve {MODERN} on stdio: server/discover was answered {said}; its stderr: "
+                    f"{bridge.stderr()[-300:]!r}"
+                )
+            listed = await bridge.request(modern_stdio_request("tools/list", 2), REQUEST_TIMEOUT)
+            if READ_ONLY_TOOL in listed_tools(listed):
+                call = modern_stdio_request("tools/call", 3, name=READ_ONLY_TOOL, arguments={})
+                await bridge.request(call, REQUEST_TIMEOUT)
+        except TimeoutError:
+            raise AssertionError(f"the bridge left a request unanswered; its stderr: {bridge.stderr()!r}") from None
+    requests = [m for m in bridge.seen if "method" in m and "id" in m]
+    assert not requests, "JSON-RPC requests on the bridge's stdout at 2026-07-28: " + "; ".join(
+        json.dumps(m)[:200] for m in requests
+    )

@@ -74,7 +74,7 @@ FAULTS = (
         "mcp-results-rounded",
         "MCP-TOOLS",
         "spreadapi_calc rounds every number to 2 decimals, so its outputs differ from REST execute's",
-        ("MCP-TOOLS-010", "MCP-TOOLS-030"),
+        ("MCP-TOOLS-010", "MCP-TOOLS-030", "MCP-TOOLS-040"),
     ),
     Fault(
         "mcp-batch-unbounded",
@@ -230,5 +230,133 @@ FAULTS = (
         "spreadapi_calc marks every number input with x-mcp-header, which the rules allow on integer, string and "
         "boolean properties only",
         ("MCP-TOOLS-020",),
+    ),
+    Fault(
+        "mcp-details-link-at-every-revision",
+        "MCP-TOOLS",
+        "spreadapi_get_details adds a resource_link block (the service's OpenAPI document) whatever revision the "
+        "session negotiated: a 2025-03-26 or 2024-11-05 client gets a content block its revision does not define",
+        ("MCP-HTTP-051",),
+    ),
+    Fault(
+        "mcp-service-endpoint-oauth-only",
+        "MCP-AUTH",
+        "the single-service endpoint accepts only OAuth access tokens, as /api/mcp does: a private service's own "
+        "service token is refused (invalid_token), so a client configured with it cannot connect",
+        ("MCP-AUTH-001",),
+    ),
+    Fault(
+        "mcp-challenge-always-invalid-token",
+        "MCP-AUTH",
+        'every 401 challenge says error="invalid_token", also to a request that sent no credential at all',
+        ("MCP-AUTH-036",),
+    ),
+    Fault(
+        "mcp-challenge-error-left-out",
+        "MCP-AUTH",
+        'the 401 challenges carry only resource_metadata and scope: a refused token gets no error="invalid_token"',
+        ("MCP-AUTH-037",),
+    ),
+    Fault(
+        "mcp-instructions-not-per-caller",
+        "MCP-TOOLS",
+        "the per-caller server middleware is not installed: initialize answers every caller with the server's "
+        "fixed name and its one-line instructions, which name no service and explain none of its inputs",
+        ("MCP-HTTP-001", "MCP-TOOLS-001"),
+    ),
+    Fault(
+        "mcp-batch-all-or-nothing",
+        "MCP-TOOLS",
+        "spreadapi_batch lets one scenario's input error end the whole batch: an isError result, no scenario answered",
+        ("MCP-TOOLS-011",),
+    ),
+    Fault(
+        "mcp-calc-inputs-unchecked",
+        "MCP-TOOLS",
+        "spreadapi_calc hands its inputs argument to the coercion without checking that it is an object: a "
+        "string or an array raises inside, and the result names the exception, not inputs",
+        ("MCP-TOOLS-014",),
+    ),
+    Fault(
+        "mcp-unknown-tool-method-not-found",
+        "MCP-TOOLS",
+        "calling a tool the server does not have is answered -32601 Method not found (as the platform does), not "
+        "-32602 Invalid params",
+        ("MCP-TOOLS-015",),
+    ),
+    Fault(
+        "mcp-method-allowlist-invalid-request",
+        "MCP-TRANSPORT",
+        "the envelope check lets through only the methods the server serves and refuses any other as an Invalid "
+        "Request (-32600), not Method not found (-32601)",
+        ("MCP-TOOLS-016", "MCP-HTTP-024"),
+    ),
+    Fault(
+        "mcp-details-required-only",
+        "MCP-TOOLS",
+        "spreadapi_get_details lists only the required inputs: the optional ones, with their defaults and ranges, "
+        "are left out",
+        ("MCP-TOOLS-017",),
+    ),
+    Fault(
+        "mcp-unknown-prompt-method-not-found",
+        "MCP-TOOLS",
+        "getting an unknown prompt is answered -32601 Method not found, as if prompts/get did not exist, though "
+        "the server declares the prompts capability",
+        ("MCP-TOOLS-018",),
+    ),
+    Fault(
+        "mcp-malformed-json-500",
+        "MCP-TRANSPORT",
+        "the envelope check lets the JSON decoder's error escape: a body that is not JSON is answered 500",
+        ("MCP-HTTP-020",),
+    ),
+    Fault(
+        "mcp-get-landing-page",
+        "MCP-TRANSPORT",
+        "a GET on an MCP endpoint is answered 200 with an HTML page describing the endpoint, before the SDK sees "
+        "it: no event stream and no 405",
+        ("MCP-HTTP-030", "MCP-HTTP-031"),
+    ),
+    Fault(
+        "mcp-method-header-from-body",
+        "MCP-TRANSPORT",
+        "to be lenient with clients, the endpoint sets Mcp-Method from the body's method, so a header that "
+        "disagrees with the body is never refused",
+        ("MCP-HTTP-034",),
+    ),
+    Fault(
+        "mcp-unknown-revision-refused",
+        "MCP-TRANSPORT",
+        "the envelope check refuses an initialize offering a revision the server does not speak with a JSON-RPC "
+        "error, instead of letting the server answer with a revision it supports",
+        ("MCP-HTTP-011",),
+    ),
+    Fault(
+        "mcp-notification-acknowledged",
+        "MCP-TRANSPORT",
+        'the endpoint acknowledges every notification itself with 202 and a JSON body ({"accepted": true}); '
+        "the transport wants 202 with no body",
+        ("MCP-HTTP-012",),
+    ),
+    Fault(
+        "mcp-missing-session-404",
+        "MCP-TRANSPORT",
+        "the endpoint's session router answers a request without Mcp-Session-Id 404, as it answers an unknown "
+        "session, instead of 400: a client is told to start over when it only forgot the header",
+        ("MCP-HTTP-013",),
+    ),
+    Fault(
+        "mcp-delete-not-forwarded",
+        "MCP-TRANSPORT",
+        "the endpoint answers DELETE itself with 204 and never tells the SDK: the session the client ended lives on",
+        ("MCP-HTTP-015",),
+    ),
+    Fault(
+        "mcp-protocol-version-required",
+        "MCP-TRANSPORT",
+        "the endpoint refuses (400) every request after initialize that lacks MCP-Protocol-Version, instead of "
+        "assuming 2025-03-26 for a client that predates the header",
+        ("MCP-HTTP-017",),
     ),
 )

@@ -272,9 +272,166 @@ FAULTS = (
         ("OAUTH-CONSENT-014", "OAUTH-CONSENT-015"),
     ),
     Fault(
+        "oauth-challenge-optional",
+        "OAUTH",
+        "the authorization endpoint checks a code_challenge when one is sent and issues codes without one (PKCE "
+        "only for clients that do it)",
+        ("OAUTH-AUTHZ-001",),
+    ),
+    Fault(
+        "oauth-response-type-unchecked",
+        "OAUTH",
+        "the authorization endpoint never reads response_type: response_type=token gets the consent page, as code does",
+        ("OAUTH-AUTHZ-003",),
+    ),
+    Fault(
+        "oauth-unknown-client-redirects",
+        "OAUTH",
+        "an unknown client_id is answered with a redirect carrying error=invalid_client to the redirect_uri the "
+        "request names, which no registration vouches for",
+        ("OAUTH-AUTHZ-004",),
+    ),
+    Fault(
+        "oauth-service-prm-copied",
+        "OAUTH",
+        "the single-service protected-resource metadata is a copy of the multi-service document: its resource is "
+        "/api/mcp, not the service's endpoint",
+        ("OAUTH-DISC-002",),
+    ),
+    Fault(
+        "oauth-plain-pkce-advertised",
+        "OAUTH",
+        "the metadata lists plain beside S256 in code_challenge_methods_supported (a library's default list), "
+        "though the authorization endpoint refuses it",
+        ("OAUTH-DISC-005",),
+    ),
+    Fault(
+        "oauth-registration-not-advertised",
+        "OAUTH",
+        "the authorization-server metadata leaves out registration_endpoint, though registration is open",
+        ("OAUTH-DISC-006",),
+    ),
+    Fault(
+        "oauth-secret-auth-advertised",
+        "OAUTH",
+        "the metadata lists client_secret_basic as the only token endpoint auth method (a library's default), "
+        "though every client this server registers is public (none)",
+        ("OAUTH-DISC-007",),
+    ),
+    Fault(
+        "oauth-loopback-redirect-refused",
+        "OAUTH",
+        "registration accepts https redirect URIs only: a native client's http redirect URI on a loopback address "
+        "is refused",
+        ("OAUTH-REG-001",),
+    ),
+    Fault(
+        "oauth-client-name-unchecked",
+        "OAUTH",
+        "registration strips client_name without checking that it is a string: a number raises, and the answer "
+        "is a 500",
+        ("OAUTH-REG-003",),
+    ),
+    Fault(
+        "oauth-code-kept-on-failure",
+        "OAUTH",
+        "the token endpoint deletes the code only when an exchange succeeds: after a wrong code_verifier the code "
+        "can be tried again (SpreadAPI keeps the code on a mismatch)",
+        ("OAUTH-TOKEN-003",),
+    ),
+    Fault(
+        "oauth-grant-type-unchecked",
+        "OAUTH",
+        "the token endpoint never reads grant_type: every request is handled as an authorization_code exchange",
+        ("OAUTH-TOKEN-006", "OAUTH-TOKEN-007"),
+    ),
+    Fault(
+        "oauth-expires-in-float",
+        "OAUTH",
+        "expires_in is computed as a timedelta's total_seconds(): a fractional number (43200.0), not the whole "
+        "number of seconds RFC 6749 writes",
+        ("OAUTH-TOKEN-009",),
+    ),
+    Fault(
+        "oauth-token-bound-to-mcp",
+        "OAUTH",
+        "the token endpoint binds every access token to /api/mcp, the multi-service connector's resource, whatever "
+        "resource the authorization named: a single-service endpoint refuses its own access tokens",
+        ("OAUTH-FLOW-002",),
+    ),
+    Fault(
+        "consent-service-token-always-required",
+        "CONSENT",
+        "Option 2's consent asks for a service token whatever the service: a public service's grant, which needs "
+        "none, is refused",
+        ("OAUTH-FLOW-003",),
+    ),
+    Fault(
+        "consent-mcp-tokens-kept-unhashed",
+        "CONSENT",
+        "Option 3's consent records the pasted MCP tokens themselves where the grant keeps their SHA-256, so the "
+        "revocation check finds no such token and the code is refused as wrapping a revoked credential",
+        ("OAUTH-FLOW-001",),
+    ),
+    Fault(
         "mcp-challenge-error-repeated",
         "MCP-AUTH",
         "the 401 challenge carries the error attribute twice (a middleware adds its own)",
         ("MCP-AUTH-038",),
+    ),
+    Fault(
+        "oauth-repeated-parameters-accepted",
+        "OAUTH",
+        "the token endpoint reads its form into a plain dict: a parameter sent twice is not refused, the last "
+        "value wins",
+        ("OAUTH-TOKEN-014",),
+    ),
+    Fault(
+        "oauth-token-type-appended",
+        "OAUTH",
+        'a compatibility shim appends "token_type": "bearer" to the token response\'s JSON text, which '
+        "already names token_type: the member appears twice",
+        ("OAUTH-TOKEN-014",),
+    ),
+    Fault(
+        "oauth-unknown-scope-dropped",
+        "OAUTH",
+        "the authorization endpoint drops the scope values it does not know instead of refusing them, and the "
+        'token response leaves scope out ("the client gets the scope it asked for")',
+        ("OAUTH-TOKEN-015",),
+    ),
+    Fault(
+        "oauth-scope-required",
+        "OAUTH",
+        'an authorization request without scope is refused with invalid_request ("scope is required") instead '
+        "of getting the default scope or invalid_scope",
+        ("OAUTH-AUTHZ-013",),
+    ),
+    Fault(
+        "oauth-basic-auth-no-challenge",
+        "OAUTH",
+        "a client that authenticates with HTTP Basic and fails goes down the token endpoint's generic error "
+        "path: 400 invalid_client, no 401 and no WWW-Authenticate",
+        ("OAUTH-TOKEN-016",),
+    ),
+    Fault(
+        "oauth-code-never-expires",
+        "OAUTH",
+        "the authorization code's record is written without its expiry: a code stays redeemable until used",
+        ("OAUTH-TOKEN-017",),
+    ),
+    Fault(
+        "oauth-registration-types-unchecked",
+        "OAUTH",
+        "registration stores response_types as sent, whatever the grant_types: a code-grant client registers "
+        "response_types [token]",
+        ("OAUTH-REG-007",),
+    ),
+    Fault(
+        "oauth-code-carries-challenge",
+        "OAUTH",
+        'a "self-contained" authorization code: the store key, then the code_challenge base64url-encoded in '
+        "clear, readable by anyone who sees the redirect",
+        ("OAUTH-AUTHZ-014",),
     ),
 )

@@ -14,8 +14,9 @@ FAULTS = (
     Fault(
         "rest-bearer-scheme-case-sensitive",
         "REST",
-        "only `Bearer` with a capital B is read as a bearer token; `bearer <token>` is anonymous",
-        ("REST-AUTH-011",),
+        "only `Bearer` with a capital B is read as a bearer token (in the helper the REST API and the MCP endpoints "
+        "share); `bearer <token>` is anonymous",
+        ("REST-AUTH-011", "MCP-AUTH-034"),
     ),
     Fault(
         "rest-token-of-any-service",
