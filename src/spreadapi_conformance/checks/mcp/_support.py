@@ -629,9 +629,10 @@ def capabilities_of(exchange: Exchange) -> dict[str, Any]:
 # -- event streams read as they come, each for a bounded time -----------------------------------------------
 
 # s: how long a standalone GET stream (or a resumed one) is read once the kit's requests are answered (it never
-# ends by itself), and how long a POST's event stream may take to end (the SDK client's wait for one answer).
+# ends by itself).
 LISTEN_WINDOW = 1.0
-# The wait for an answer, stretched under --max-rps as the SDK client's is (the pace delays the request itself).
+# s: the wait for an answer and for a POST's event stream to end: the SDK client's wait for one answer,
+# stretched under --max-rps as the SDK client's is (the pace delays the request itself).
 _ANSWER_WINDOW: contextvars.ContextVar[float] = contextvars.ContextVar("answer_window", default=REQUEST_TIMEOUT)
 PROGRESS_TOKEN = "spreadapi-conformance-progress"
 
@@ -656,7 +657,7 @@ class Stream:
     request_id: Any = None  # the POST's request (or, resuming, the request of the stream resumed)
     token: str | None = None  # the progressToken the POST gave
     resumes: str | None = None  # resuming: the name of the stream resumed
-    status: int = 0
+    status: int = 0  # 0: a GET not answered in time
     content_type: str = ""
     events: list[SseEvent] = dataclasses.field(default_factory=list)
     ended: bool = False  # the server ended it within the window
