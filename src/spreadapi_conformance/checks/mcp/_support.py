@@ -5,15 +5,18 @@ the target's client hooks (credential guard, ``--spreadapi-max-rps``, evidence; 
 failing check driven by the SDK shows its JSON-RPC exchanges in the report as the raw ones do. In process,
 both go through an ASGI transport, and the app's lifespan must run (``running``): the SDK's session
 managers live in it. ``httpx``'s and ``httpx2``'s ASGI transports buffer whole responses, so a
-standalone GET stream (which never ends) is only checked over loopback (``test_loopback``).
+standalone GET stream (which never ends) is read over loopback in process (``streaming_client``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import dataclasses
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from spreadapi_conformance.fixtures import load_services
+from spreadapi_conformance.offtarget import origin
 from spreadapi_conformance.report import evidence
 
 from ..answers import field
@@ -620,3 +624,327 @@ def tool_names(exchange: Exchange) -> list[str]:
 def capabilities_of(exchange: Exchange) -> dict[str, Any]:
     capabilities = _result_of(exchange).get("capabilities")
     return capabilities if isinstance(capabilities, dict) else {}
+
+
+# -- event streams read as they come, each for a bounded time -----------------------------------------------
+
+# s: how long a standalone GET stream (or a resumed one) is read once the kit's requests are answered (it never
+# ends by itself).
+LISTEN_WINDOW = 1.0
+# s: the wait for an answer and for a POST's event stream to end: the SDK client's wait for one answer,
+# stretched under --max-rps as the SDK client's is (the pace delays the request itself).
+_ANSWER_WINDOW: contextvars.ContextVar[float] = contextvars.ContextVar("answer_window", default=REQUEST_TIMEOUT)
+PROGRESS_TOKEN = "spreadapi-conformance-progress"
+
+
+@dataclass
+class SseEvent:
+    """One event of a stream as the SSE standard reads it: its fields, when it came, its JSON-RPC message."""
+
+    id: str | None
+    data: str
+    retry: str | None
+    at: float  # time.monotonic() when it was read
+    message: dict[str, Any] | None  # None: no data (a priming event), or data that is no JSON object
+
+
+@dataclass
+class Stream:
+    """What one HTTP response of a session carried: a POST's answer, a standalone GET stream, a resumption."""
+
+    name: str  # for messages: "GET stream 1", "the answer to tools/list (id 2)"
+    kind: str  # "get", "post" or "resume"
+    request_id: Any = None  # the POST's request (or, resuming, the request of the stream resumed)
+    token: str | None = None  # the progressToken the POST gave
+    resumes: str | None = None  # resuming: the name of the stream resumed
+    status: int = 0  # 0: a GET not answered in time
+    content_type: str = ""
+    events: list[SseEvent] = dataclasses.field(default_factory=list)
+    ended: bool = False  # the server ended it within the window
+
+    @property
+    def is_sse(self) -> bool:
+        return self.status == 200 and self.content_type.startswith("text/event-stream")
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [event.message for event in self.events if event.message is not None]
+
+    def answer(self) -> SseEvent | None:
+        """The event that carried the response to this stream's request (None: it did not come on this stream)."""
+        for event in self.events:
+            message = event.message or {}
+            if "method" not in message and message.get("id") == self.request_id and self.request_id is not None:
+                return event
+        return None
+
+
+class StreamReader:
+    """An HTTP response read event by event in a task of its own while the check goes on; the connection is
+    closed on exit, whether or not the server ended the stream (a standalone GET stream never does)."""
+
+    def __init__(self, http: httpx.AsyncClient, stream: Stream, method: str, path: str, **kwargs: Any) -> None:
+        self.stream = stream
+        self._context: Any = http.stream(method, path, **kwargs)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> StreamReader:
+        try:
+            response = await asyncio.wait_for(self._context.__aenter__(), _ANSWER_WINDOW.get())
+        except TimeoutError:
+            if self.stream.kind == "post":
+                raise AssertionError(f"{self.stream.name}: no answer within {_ANSWER_WINDOW.get():g} s") from None
+            self._context = None  # a GET left unanswered: no stream (the checks that need one do not apply)
+            return self
+        self.stream.status = response.status_code
+        self.stream.content_type = response.headers.get("content-type", "")
+        if self.stream.is_sse:
+            self._task = asyncio.create_task(self._read(response))
+        else:
+            body = await asyncio.wait_for(response.aread(), _ANSWER_WINDOW.get())
+            self.stream.ended = True
+            json_answer = self.stream.kind == "post" and self.stream.content_type.startswith("application/json")
+            with contextlib.suppress(ValueError, RecursionError):
+                message = json.loads(body) if json_answer else None  # a refused GET's error is no stream message
+                if isinstance(message, dict):
+                    self.stream.events.append(
+                        SseEvent(None, body.decode(errors="replace"), None, time.monotonic(), message)
+                    )
+        return self
+
+    async def _read(self, response: httpx.Response) -> None:
+        fields: dict[str, str] = {}
+        data: list[str] = []
+        with contextlib.suppress(httpx.HTTPError, UnicodeDecodeError):  # a cut connection, bytes no SSE has
+            async for line in response.aiter_lines():
+                if line.startswith(":"):
+                    continue  # a comment (a keep-alive)
+                if line:
+                    name, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if name == "data":
+                        data.append(value)
+                    else:
+                        fields[name] = value
+                    continue
+                if fields or data:
+                    self.stream.events.append(_event(fields, data))
+                fields, data = {}, []
+        self.stream.ended = True
+
+    async def wait(self, seconds: float) -> None:
+        """Until the server ends the stream, at most ``seconds``."""
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=seconds)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._context is not None:
+            await self._context.__aexit__(None, None, None)
+
+
+def _event(fields: dict[str, str], data: list[str]) -> SseEvent:
+    text = "\n".join(data)
+    message = None
+    with contextlib.suppress(ValueError, RecursionError):
+        parsed = json.loads(text) if text else None
+        message = parsed if isinstance(parsed, dict) else None
+    return SseEvent(fields.get("id"), text, fields.get("retry"), time.monotonic(), message)
+
+
+@contextlib.asynccontextmanager
+async def streaming_client(target: Target) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose answers can be read while they come: the target's own for a live target; in process, the
+    app served on a loopback port (httpx's ASGI transport hands a response over only once it has ended, and a
+    GET stream never does), that origin trusted as the target's since it is the same app."""
+    if target.app is None:
+        async with target.client() as http:
+            yield http
+        return
+    from ..replay._support import loopback_server
+
+    async with loopback_server(target.app) as url:
+        guard = dataclasses.replace(target.guard, origins=target.guard.origins | {origin(url)})
+        hooks = evidence.event_hooks(target.limiter, guard=guard)
+        async with httpx.AsyncClient(base_url=url, timeout=30, event_hooks=hooks) as http:
+            yield http
+
+
+@dataclass
+class Observation:
+    """Every stream of one conversation: at a handshake revision, a session with up to two standalone GET
+    streams held open while the kit sends its requests (each with a progressToken) and, when the answers carried
+    event ids, a resumption with Last-Event-ID; at 2026-07-28, the answers to the same requests."""
+
+    revision: str
+    negotiated: str | None  # what initialize answered (None at 2026-07-28)
+    streams: list[Stream] = dataclasses.field(default_factory=list)
+    refused: str | None = None  # why initialize at ``revision`` failed
+
+    def answered(self) -> str:
+        """How each request was answered, for a reason."""
+        return "; ".join(f"{s.name}: HTTP {s.status} {s.content_type!r}" for s in self.of("post"))
+
+    def of(self, *kinds: str) -> list[Stream]:
+        return [stream for stream in self.streams if stream.kind in kinds]
+
+    def asked(self) -> str:
+        """The requests the kit sent, for a reason."""
+        return ", ".join(s.name.removeprefix("the answer to ") for s in self.of("post")) or "no request"
+
+    def tokens(self) -> dict[str, Stream]:
+        """The progressTokens the kit gave, with the POST that gave each."""
+        return {s.token: s for s in self.of("post") if s.token is not None}
+
+
+_OBSERVED: dict[tuple[str, str, str], Observation] = {}
+_UNOBSERVED: dict[tuple[str, str, str], str] = {}  # why the conversation failed
+
+
+async def observed_streams(client: httpx.AsyncClient, target: Target, revision: str) -> Observation:
+    """The :class:`Observation` of the transport endpoint at ``revision`` (once per run and revision: the
+    checks of streams and progress judge the same conversation), after the revision's premise."""
+    endpoint = await transport_endpoint(client, target)
+    if revision in MODERN_PROTOCOL_VERSIONS:
+        await modern_premise(client, target, endpoint)
+    key = (target.base_url, endpoint.path, revision)
+    if key in _UNOBSERVED:  # the conversation already failed in this run: the same reason, not another wait
+        raise AssertionError(_UNOBSERVED[key])
+    if key not in _OBSERVED:
+        paced = target.limiter.interval if target.limiter is not None else 0.0
+        window = _ANSWER_WINDOW.set(REQUEST_TIMEOUT + 4 * paced)
+        try:
+            async with streaming_client(target) as http:
+                if revision in MODERN_PROTOCOL_VERSIONS:
+                    _OBSERVED[key] = await _observe_modern(http, endpoint, revision)
+                else:
+                    _OBSERVED[key] = await _observe_session(http, endpoint, revision)
+        except AssertionError as exc:
+            _UNOBSERVED[key] = str(exc)
+            raise
+        finally:
+            _ANSWER_WINDOW.reset(window)
+    observation = _OBSERVED[key]
+    if revision not in MODERN_PROTOCOL_VERSIONS:
+        revision_premise(target, revision, observation.negotiated)
+    assert observation.refused is None, observation.refused  # the target file claims the revision
+    return observation
+
+
+def _with_token(message: dict[str, Any], token: str) -> dict[str, Any]:
+    params = message.setdefault("params", {})
+    params["_meta"] = {**params.get("_meta", {}), "progressToken": token}
+    return message
+
+
+async def _answer(http: httpx.AsyncClient, observation: Observation, path: str, message: dict, headers: dict) -> Stream:
+    """POST ``message`` and read its answer to the end (at most the wait for an answer)."""
+    request_id, method = message["id"], message["method"]
+    token = message["params"]["_meta"]["progressToken"]
+    stream = Stream(f"the answer to {method} (id {request_id})", "post", request_id=request_id, token=token)
+    observation.streams.append(stream)
+    content = json.dumps(message).encode()
+    async with StreamReader(http, stream, "POST", path, content=content, headers=headers) as reader:
+        await reader.wait(_ANSWER_WINDOW.get())
+    return stream
+
+
+def _listed_tools(stream: Stream) -> list[str]:
+    for message in stream.messages():
+        tools = message.get("result", {}).get("tools") if isinstance(message.get("result"), dict) else None
+        if isinstance(tools, list):
+            return [tool.get("name") for tool in tools if isinstance(tool, dict)]
+    return []
+
+
+async def _observe_session(http: httpx.AsyncClient, endpoint: Endpoint, revision: str) -> Observation:
+    session = RawSession(http, endpoint.path, endpoint.headers)
+    try:
+        await session.open(revision)
+    except AssertionError as exc:  # not served: not applicable unless the target file claims the revision
+        return Observation(revision, None, refused=f"initialize at {revision}: {exc}")
+    observation = Observation(revision, session.revision)
+    if session.revision != revision:
+        return observation
+    listen = session.headers(accept="text/event-stream", **{"content-type": None})
+    token = f"{PROGRESS_TOKEN}-{revision}"
+    async with contextlib.AsyncExitStack() as held:
+        for number in (1, 2):  # two standalone streams at once, when the server allows two
+            stream = Stream(f"GET stream {number}", "get")
+            observation.streams.append(stream)
+            await held.enter_async_context(StreamReader(http, stream, "GET", endpoint.path, headers=listen))
+            if not stream.is_sse:
+                break
+        listed = await _answer(
+            http,
+            observation,
+            endpoint.path,
+            _with_token(request_message("tools/list", 2), f"{token}-2"),
+            session.headers(),
+        )
+        ping = _with_token(request_message("ping", 3), f"{token}-3")
+        await _answer(http, observation, endpoint.path, ping, session.headers())
+        if READ_ONLY_TOOL in _listed_tools(listed):
+            called = request_message("tools/call", 4, name=READ_ONLY_TOOL, arguments={})
+            await _answer(http, observation, endpoint.path, _with_token(called, f"{token}-4"), session.headers())
+        if observation.of("get")[0].is_sse:
+            await asyncio.sleep(LISTEN_WINDOW)  # what the server still sends once the answers are in
+    await _resume(http, observation, endpoint.path, listen)
+    with contextlib.suppress(httpx.HTTPError):
+        await http.delete(endpoint.path, headers=session.headers())
+    return observation
+
+
+async def _resume(http: httpx.AsyncClient, observation: Observation, path: str, listen: dict[str, str]) -> None:
+    """Resume the first answer that carried an event id from its first one (a GET with Last-Event-ID), as a
+    client whose connection broke there would."""
+    for resumed in observation.of("post"):
+        first = next((event.id for event in resumed.events if event.id), None)
+        if first is None:
+            continue
+        name = f"the GET resuming {resumed.name} after event {first!r}"
+        stream = Stream(name, "resume", request_id=resumed.request_id, resumes=resumed.name)
+        observation.streams.append(stream)
+        async with StreamReader(http, stream, "GET", path, headers={**listen, "last-event-id": first}) as reader:
+            await reader.wait(LISTEN_WINDOW)
+        return
+
+
+async def _observe_modern(http: httpx.AsyncClient, endpoint: Endpoint, revision: str) -> Observation:
+    observation = Observation(revision, None)
+    token = f"{PROGRESS_TOKEN}-{revision}"
+    message, headers = modern_request("tools/list", 2)
+    listed = await _answer(
+        http, observation, endpoint.path, _with_token(message, f"{token}-2"), {**headers, **endpoint.headers}
+    )
+    if READ_ONLY_TOOL in _listed_tools(listed):
+        message, headers = modern_request("tools/call", 3, name=READ_ONLY_TOOL, arguments={})
+        await _answer(
+            http, observation, endpoint.path, _with_token(message, f"{token}-3"), {**headers, **endpoint.headers}
+        )
+    return observation
+
+
+def notifications(stream: Stream, method: str | None = None) -> list[tuple[SseEvent, dict[str, Any]]]:
+    """The notifications of a stream (of ``method``), with their events."""
+    return [
+        (event, event.message)
+        for event in stream.events
+        if event.message is not None
+        and isinstance(event.message.get("method"), str)
+        and "id" not in event.message
+        and (method is None or event.message["method"] == method)
+    ]
+
+
+def progress_token(message: dict[str, Any]) -> str | int | None:
+    """The progressToken a notification names (None: none, or a value no token can be: a list, an object)."""
+    params = message.get("params")
+    token = params.get("progressToken") if isinstance(params, dict) else None
+    return token if isinstance(token, str | int) else None
+
+
+def shown(message: dict[str, Any]) -> str:
+    return json.dumps(message)[:300]
