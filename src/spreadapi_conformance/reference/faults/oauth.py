@@ -412,7 +412,7 @@ FAULTS = (
         "OAUTH",
         'a compatibility shim appends "token_type": "bearer" to the token response\'s JSON text, which '
         "already names token_type: the member appears twice",
-        ("OAUTH-TOKEN-014",),
+        ("OAUTH-TOKEN-018",),
     ),
     Fault(
         "oauth-unknown-scope-dropped",
