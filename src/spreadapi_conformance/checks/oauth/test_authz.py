@@ -27,7 +27,6 @@ from ._support import (
     endpoints,
     first_resource,
     grant_for,
-    initialize_with,
     oauth_spec,
     obtain_code,
     pkce,
@@ -252,8 +251,9 @@ async def test_single_service_grant_needs_a_service(client, target, naming):
 
 async def test_request_without_scope_gets_the_default_scope(client, mcp_target):
     """OAUTH-AUTHZ-013 MUST: an authorization request without scope is processed with the server's default
-    scope (a code whose access token opens the MCP server) or refused with invalid_scope, not with another
-    error."""
+    scope (a code, then an access token) or refused with invalid_scope, not with another error. What the
+    default scope lets the token do is the server's to decide: RFC 6749 asks only that the request be
+    processed or refused so."""
     response, redirect_uri = await request(client, mcp_target, scope=None)
     if refused(response, redirect_uri):
         error = refusal_error(response, redirect_uri)
@@ -261,13 +261,8 @@ async def test_request_without_scope_gets_the_default_scope(client, mcp_target):
             f"refused with {error or 'no error code for the client'}, not invalid_scope: {excerpt(response)}"
         )
         return
-    resource = first_resource(mcp_target)
-    grant = await grant_for(client, mcp_target, resource, scope=None)
-    token = await access_token(client, grant)
-    opened = await initialize_with(client, grant.found.endpoint, token)
-    assert opened.status_code == 200, (
-        f"the access token of the default scope does not open {grant.found.endpoint}: {excerpt(opened)}"
-    )
+    grant = await grant_for(client, mcp_target, first_resource(mcp_target), scope=None)
+    await access_token(client, grant)
 
 
 async def test_code_does_not_expose_the_challenge(client, target):
