@@ -373,7 +373,8 @@ def selftest(
     """Prove what certify catches: certify the clean reference (no false alarm allowed), then the reference
     with each deliberate deployment bug (each must be caught by a check it names).
 
-    Exit code 0: no false alarm and every fault caught. 1: otherwise. 2: an unknown fault."""
+    Exit code 0: no false alarm, every fault caught, no check raised in the kit, and every entry a fault names
+    failed under it. 1: otherwise. 2: an unknown fault."""
     from .reference.faults import FAULTS, check_names
     from .selftest import run_selftest
 

@@ -134,8 +134,30 @@ def test_selftest_quick_catches_one_fault_per_area(tmp_path: Path) -> None:
     assert not missed, f"missed: {missed}\n{done.stdout[-3000:]}"
     assert done.returncode == 0, done.stdout[-3000:]
     assert document["total"] == len(CI_SUBSET) and document["score"] == 1.0
+    assert document["entries_named_not_failing"] == [], "a fault names an entry that did not fail under it"
     html = (tmp_path / "selftest.html").read_text(encoding="utf-8")
     assert all(name in html for name in CI_SUBSET)
+
+
+def test_an_entry_a_fault_names_but_does_not_fail_fails_the_selftest(tmp_path: Path, monkeypatch) -> None:
+    """A fault's list proves its entries can fail: one that names an entry its bug leaves passing (here the
+    listing, under a bug of the input keys) is caught by its other entry, yet the selftest fails, naming it."""
+    import io
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from spreadapi_conformance.selftest import run_selftest
+
+    name = "inputs-keys-case-sensitive"
+    monkeypatch.setitem(FAULTS, name, replace(FAULTS[name], caught_by=(*FAULTS[name].caught_by, "REST-LIST-001")))
+    printed = io.StringIO()
+    exit_code = run_selftest([name], tmp_path, quick=True, out=Console(file=printed, width=200))
+    document = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))
+    assert document["score"] == 1.0, document["faults"]  # caught by REST-EXEC-007 and REST-GET-003
+    assert document["entries_named_not_failing"] == ["REST-LIST-001"]
+    assert exit_code == 1
+    assert "named but not failing: REST-LIST-001" in printed.getvalue()
 
 
 @pytest.mark.parametrize(

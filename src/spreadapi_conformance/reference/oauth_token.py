@@ -92,7 +92,8 @@ async def _exchange(request: Request) -> dict[str, object]:
         params["code_verifier"], pending.code_challenge
     ):
         raise _grant_error("PKCE verification failed")
-    if params["resource"] is not None and params["resource"] != authorization.resource:
+    unchecked = active(request, "oauth-foreign-resource-accepted")  # the bug: the resource is never compared
+    if params["resource"] is not None and params["resource"] != authorization.resource and not unchecked:
         raise OAuthError("invalid_target", "resource differs from the one in the authorization request")
     if await request.app.state.oauth_tokens.still_valid(authorization) is None:
         raise _grant_error("The credentials behind this authorization were revoked")

@@ -381,7 +381,8 @@ async def execute_get(request: Request) -> Response:
         token_key = key == "token" if active(request, "rest-query-token-case-sensitive") else lowered == "token"
         if token_key or lowered in _CONTROL_FLAGS or key.startswith("_"):
             continue
-        inputs[lowered] = _query_value(value)
+        # Keys keep their case only under the fault (its matching is case-sensitive from the query on).
+        inputs[key if active(request, "inputs-keys-case-sensitive") else lowered] = _query_value(value)
     fmt = request.query_params.get("_format", "json")
     if fmt not in ("json", "csv", "plain") and active(request, "rest-unknown-format-as-json"):
         fmt = "json"  # anything unknown falls back to the default format

@@ -98,7 +98,8 @@ FAULTS = (
     Fault(
         "oauth-foreign-resource-accepted",
         "OAUTH",
-        "a resource that is not an MCP server of this deployment is quietly replaced by /api/mcp",
+        "the resource parameter is never validated: one that is not an MCP server of this deployment is quietly "
+        "replaced by /api/mcp at the authorization endpoint, and the token endpoint does not compare the one sent",
         ("OAUTH-FLOW-007", "OAUTH-AUTHZ-006"),
     ),
     Fault(
