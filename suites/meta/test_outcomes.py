@@ -41,6 +41,29 @@ EXPECTED = {
 }
 
 
+def test_what_the_mcp_sdk_refuses_in_a_server_answer_is_the_targets_failure():
+    """A tool result outside the tool's outputSchema, a result model the SDK cannot read (also a union of
+    them) and a revision never offered are the server's; the SDK's other RuntimeErrors stay the kit's."""
+    from pydantic import BaseModel, TypeAdapter, ValidationError
+
+    class CallToolResult(BaseModel):
+        resultType: str
+
+    class InputRequiredResult(BaseModel):
+        resultType: str
+
+    with pytest.raises(ValidationError) as single:
+        CallToolResult.model_validate({})
+    with pytest.raises(ValidationError) as union:
+        TypeAdapter(CallToolResult | InputRequiredResult).validate_python({})
+    assert is_target_failure(single.value)
+    assert union.value.title.startswith("union[") and is_target_failure(union.value), union.value.title
+    assert is_target_failure(RuntimeError("Invalid structured content returned by tool calc: 'title' is required"))
+    assert is_target_failure(RuntimeError("Tool calc has an output schema but did not return structured content"))
+    assert is_target_failure(RuntimeError("Unsupported protocol version from the server: 1999-01-01"))
+    assert not is_target_failure(RuntimeError("Session not initialized"))
+
+
 def test_is_target_failure_unwraps_exception_groups():
     assert is_target_failure(AssertionError()) and is_target_failure(httpx.ReadTimeout("t"))
     assert not is_target_failure(KeyError("x")) and not is_target_failure(OffTargetRequest("x"))

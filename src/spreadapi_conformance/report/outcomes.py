@@ -4,7 +4,8 @@
 - ``failed``: the target broke what the check asserts: an ``AssertionError`` or ``pytest.fail`` in the
   check, a transport error (the target closed the connection, did not answer in time, spoke broken HTTP),
   a JSON-RPC error where the check expected a result, a server message the MCP SDK finds invalid against
-  the protocol's schema, the check's time limit (it says what it waited for);
+  the protocol's schema or a tool result outside the tool's own outputSchema, the check's time limit (it
+  says what it waited for);
 - ``error``: any other exception, raised by the kit's own code (a check that indexed an answer it had not
   judged, a crash in a helper, a request the credential guard refused): a defect of the kit, never the
   target's failure; the report keeps its traceback;
@@ -53,13 +54,29 @@ def _target_failure_types() -> tuple[type[BaseException], ...]:
 SERVER_MESSAGE_MODELS = ("JSONRPCMessage", "JSONRPCResponse", "JSONRPCError", "ServerNotification", "ServerRequest")
 
 
+# What the MCP SDK's client raises, as RuntimeError, when the server's answer breaks the protocol: a tool
+# result outside the tool's own outputSchema (or none where it declares one), an unusable schema, a
+# revision the client never offered.
+SDK_REFUSALS = (
+    "Invalid structured content returned by tool ",
+    "has an output schema but did not return structured content",
+    "Invalid schema for tool ",
+    "Unsupported protocol version from the server",
+    "No mutually supported modern protocol version",
+)
+
+
 def _server_message_invalid(exc: BaseException) -> bool:
     try:
         from pydantic import ValidationError
     except ImportError:  # pragma: no cover (the MCP SDK brings it)
         return False
+    if isinstance(exc, RuntimeError) and any(marker in str(exc) for marker in SDK_REFUSALS):
+        return True
     title = getattr(exc, "title", "") if isinstance(exc, ValidationError) else ""
-    return bool(title) and (title.endswith("Result") or title in SERVER_MESSAGE_MODELS)
+    # A result the SDK reads into one of several models is titled "union[CallToolResult,InputRequiredResult]".
+    models = title[len("union[") : -1].split(",") if title.startswith("union[") and title.endswith("]") else [title]
+    return bool(title) and all(m.endswith("Result") or m in SERVER_MESSAGE_MODELS for m in models)
 
 
 def is_target_failure(exc: BaseException) -> bool:

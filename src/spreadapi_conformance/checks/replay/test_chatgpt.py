@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
@@ -94,7 +95,7 @@ async def connect(client: httpx.AsyncClient, target: Target) -> dict[str, Any]:
                 code_verifier=verifier,
                 resource=found.endpoint,
             )
-        except OAuth2Error as exc:  # Authlib, as the connector, refuses what the server answered
+        except (OAuth2Error, OAuthError) as exc:  # Authlib, as the connector, refuses what the server answered
             raise AssertionError(f"the connector's OAuth client refused the server's answer: {exc}") from exc
     assert isinstance(token.get("access_token"), str) and token["access_token"], f"no access token: {dict(token)}"
     assert str(token.get("token_type", "")).lower() == "bearer", f"token_type is {token.get('token_type')!r}"
