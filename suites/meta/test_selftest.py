@@ -155,9 +155,9 @@ def test_an_entry_a_fault_names_but_does_not_fail_fails_the_selftest(tmp_path: P
     exit_code = run_selftest([name], tmp_path, quick=True, out=Console(file=printed, width=200))
     document = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))
     assert document["score"] == 1.0, document["faults"]  # caught by REST-EXEC-007 and REST-GET-003
-    assert document["entries_named_not_failing"] == ["REST-LIST-001"]
+    assert document["entries_named_not_failing"] == [f"{name}: REST-LIST-001"]
     assert exit_code == 1
-    assert "named but not failing: REST-LIST-001" in printed.getvalue()
+    assert f"named but not failing: {name}: REST-LIST-001" in printed.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ FAULTS = (
         "MCP-TRANSPORT",
         "JSON-RPC envelopes go to the SDK unchecked: a request with a null or boolean id is dropped as a "
         "notification (202), a batch gets -32602",
-        ("MCP-HTTP-021", "MCP-HTTP-023", "MCP-FUZZ-002"),
+        ("MCP-HTTP-021", "MCP-FUZZ-002"),
     ),
     Fault(
         "mcp-batch-500",
