@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -65,3 +67,16 @@ async def calculate(catalog: Catalog, service: ServiceDef, resolved: ResolvedInp
             "engine": catalog.engine_name,
         },
     }
+
+
+def result_cache_key(service_id: str, inputs: Any) -> str:
+    """SpreadAPI's result-cache key (1.12): the service and a hash of the inputs as supplied, keys sorted."""
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{service_id}:{digest}"
+
+
+def result_cache(catalog: Catalog, surface: str) -> dict[str, Any]:
+    """The result cache a fault keeps beside the compiled workbooks, one per surface ("rest", "mcp"): the
+    reference itself computes afresh (faults rest-result-cache-before-auth, mcp-tool-results-cached-before-auth)."""
+    caches: dict[str, dict[str, Any]] = catalog.__dict__.setdefault("result_caches", {})
+    return caches.setdefault(surface, {})

@@ -46,10 +46,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from .calculation import result_cache, result_cache_key
 from .faults import active
 from .mcp_auth import ACCESS_KEY, FAMILIES, Family, authenticate, transport_security
 from .mcp_servers import build_server
-from .mcp_tools import calc_cache_key, result_cache
 
 __all__ = ["BRIDGE_ENDPOINT", "MCP_ENDPOINT", "SERVICE_ENDPOINT", "McpEndpoints"]
 
@@ -278,8 +278,8 @@ def _cached_calc_answer(request: Request, raw: bytes) -> Response | None:
         return None
     if message.get("method") != "tools/call" or params.get("name") != "spreadapi_calc":
         return None
-    key = calc_cache_key(request.path_params.get("service_id", ""), inputs)
-    body = result_cache(request.app.state.catalog).get(key)
+    key = result_cache_key(request.path_params.get("service_id", ""), inputs)
+    body = result_cache(request.app.state.catalog, "mcp").get(key)
     if body is None:
         return None
     result = {"content": [{"type": "text", "text": json.dumps(body)}], "structuredContent": body, "isError": False}

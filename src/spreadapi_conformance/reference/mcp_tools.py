@@ -21,7 +21,6 @@ deviations from SpreadAPI:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -115,21 +114,8 @@ async def _calc(catalog: Catalog, service: ServiceDef, arguments: Mapping[str, A
         for output in body["outputs"]:
             output["value"] = _rounded(output["value"])
     if active(catalog.faults, "mcp-tool-results-cached-before-auth"):
-        result_cache(catalog)[calc_cache_key(service.id, inputs)] = body
+        calculation.result_cache(catalog, "mcp")[calculation.result_cache_key(service.id, inputs)] = body
     return _ok(body)
-
-
-def calc_cache_key(service_id: str, inputs: Any) -> str:
-    """SpreadAPI's result-cache key (1.12): the service and a hash of the inputs as supplied, keys sorted."""
-    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"{service_id}:{digest}"
-
-
-def result_cache(catalog: Catalog) -> dict[str, dict[str, Any]]:
-    """The result cache the fault ``mcp-tool-results-cached-before-auth`` keeps beside the compiled workbooks."""
-    if not hasattr(catalog, "result_cache"):
-        catalog.result_cache = {}
-    return catalog.result_cache
 
 
 def _rounded(value: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
 import io
 import json
 import math
@@ -18,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..fixtures import ServiceDef
 from .bodies import BodyError, parse_json_object
-from .calculation import calculate
+from .calculation import calculate, result_cache, result_cache_key
 from .credentials import validated_service_token
 from .describe import describe_inputs, describe_outputs
 from .faults import active
@@ -258,8 +257,9 @@ async def _execute(request: Request, service: ServiceDef, body: dict[str, Any]) 
             resolve(service, inputs, faults)
         except InputError as exc:
             return _invalid(request, service, body, exc)
-    cache = _result_cache(request) if active(request, "rest-result-cache-before-auth") else None
-    key = _cache_key(service, inputs)
+    catalog = request.app.state.catalog
+    cache = result_cache(catalog, "rest") if active(request, "rest-result-cache-before-auth") else None
+    key = result_cache_key(service.id, inputs)
     if cache is not None and key in cache:
         return copy.deepcopy(cache[key])  # the bug: a hit is served before the token is looked at
     denied = await _authorise(request, service, body.get("token"))
@@ -289,20 +289,6 @@ def _invalid(request: Request, service: ServiceDef, body: dict[str, Any], exc: I
         # "for debugging": the request as received (the body, or GET's query), its token included
         context["request"] = body if request.method == "POST" else dict(request.query_params)
     return error(400, exc.error, exc.message, **context, details=exc.details)
-
-
-def _cache_key(service: ServiceDef, inputs: dict[str, Any]) -> str:
-    """SpreadAPI's result-cache key (1.12): the service and a hash of the inputs as supplied, keys sorted."""
-    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"{service.id}:{digest}"
-
-
-def _result_cache(request: Request) -> dict[str, dict[str, Any]]:
-    """The result cache the fault ``rest-result-cache-before-auth`` keeps (the reference computes afresh)."""
-    state = request.app.state
-    if not hasattr(state, "result_cache"):
-        state.result_cache = {}
-    return state.result_cache
 
 
 def _cache_headers(request: Request, service: ServiceDef, no_store: bool) -> dict[str, str]:
